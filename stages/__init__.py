@@ -1,0 +1,1 @@
+"""Pipeline stages: generate → split → train → evaluate, one module each."""

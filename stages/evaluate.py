@@ -1,0 +1,112 @@
+"""Stage evaluate: validation metrics from scikit-learn, ROC and confusion data, and a loss-curve PNG."""
+
+import io
+from pathlib import Path
+
+import numpy as np
+import torch
+from sklearn import metrics as sk
+
+from stages.cli import UserError, parse_paths, run
+from stages.io import Dataset, read_dataset, write_atomic, write_json, write_table
+from stages.model import count_params, load_model, predict
+from stages.params import ModelParams, TrainParams, load_section
+
+# The training objective of each loss, computed by scikit-learn: BCE is log loss, MSE is the Brier score.
+OBJECTIVES = {"bce": sk.log_loss, "mse": sk.brier_score_loss}
+THRESHOLD = 0.5
+
+
+def noise_ceiling_accuracy(data: Dataset) -> float:
+    """The best accuracy any model can reach: it predicts the clean label, so it matches the noisy one this often."""
+    return float(np.mean(data.y == data.y_clean))
+
+
+def classification_metrics(data: Dataset, prob: np.ndarray) -> dict[str, float]:
+    """Validation metrics that mean the same whichever loss trained the model."""
+    predicted = (prob >= THRESHOLD).astype(np.int64)
+    return {
+        "accuracy": sk.accuracy_score(data.y, predicted),
+        "roc_auc": sk.roc_auc_score(data.y, prob),
+        "f1": sk.f1_score(data.y, predicted),
+        "log_loss": sk.log_loss(data.y, prob, labels=[0, 1]),
+        "brier": sk.brier_score_loss(data.y, prob),
+        "noise_ceiling_accuracy": noise_ceiling_accuracy(data),
+    }
+
+
+def evaluate(n_params: int, loss: str, train: Dataset, val: Dataset,
+             train_prob: np.ndarray, val_prob: np.ndarray) -> dict:
+    """The metrics document: size, the training objective on both splits, and validation metrics."""
+    objective = OBJECTIVES[loss]
+    return {
+        "n_params": n_params,
+        "train": {"loss": float(objective(train.y, train_prob))},
+        "val": {"loss": float(objective(val.y, val_prob)), **classification_metrics(val, val_prob)},
+    }
+
+
+def write_roc(path: Path, data: Dataset, prob: np.ndarray) -> None:
+    """ROC curve points for DVC's `simple` template."""
+    fpr, tpr, threshold = sk.roc_curve(data.y, prob, drop_intermediate=True)
+    threshold = np.minimum(threshold, 1.0)  # scikit-learn puts +inf first; keep the CSV finite
+    write_table(path, {"fpr": fpr, "tpr": tpr, "threshold": threshold},
+                {"fpr": "%.6f", "tpr": "%.6f", "threshold": "%.6f"})
+
+
+def write_confusion(path: Path, data: Dataset, prob: np.ndarray) -> None:
+    """One row per validation sample, for DVC's `confusion` template."""
+    predicted = (prob >= THRESHOLD).astype(np.int64)
+    write_table(path, {"actual": data.y, "predicted": predicted}, {"actual": "%d", "predicted": "%d"})
+
+
+def read_history(path: Path) -> np.ndarray:
+    """The train stage's loss curves as rows of epoch, train_loss, val_loss."""
+    try:
+        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except (FileNotFoundError, ValueError) as error:
+        raise UserError(f"{path}: missing or corrupt ({error}); run `dvc repro train`") from None
+    if table.shape[1] != 3 or table.shape[0] == 0:
+        raise UserError(f"{path}: expected columns epoch,train_loss,val_loss; run `dvc repro train`")
+    return table
+
+
+def plot_history(path: Path, history: np.ndarray, loss: str) -> None:
+    """Train and validation loss per epoch, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    axes.plot(history[:, 0], history[:, 1], label="train")
+    axes.plot(history[:, 0], history[:, 2], label="validation")
+    axes.set(xlabel="epoch", ylabel=f"{loss.upper()} loss", title="Loss per epoch")
+    axes.grid(alpha=0.3)
+    axes.legend()
+    figure.tight_layout()
+    png = io.BytesIO()
+    figure.savefig(png, format="png", metadata={"Software": None})  # no version string in the bytes
+    plt.close(figure)
+    write_atomic(path, png.getvalue())
+
+
+def main() -> None:
+    """Read --model, --train, --val and --history; write --metrics, --roc, --confusion and --loss-plot."""
+    args = parse_paths(__doc__, "model", "train", "val", "history", "metrics", "roc", "confusion",
+                       "loss-plot")
+    hidden = load_section(args.params, "model", ModelParams).hidden
+    loss = load_section(args.params, "train", TrainParams).loss
+    train, val = read_dataset(args.train), read_dataset(args.val)
+    history = read_history(args.history)
+    model = load_model(args.model, train.x.shape[1], hidden)
+    train_prob = predict(model, torch.from_numpy(train.x)).double().numpy()
+    val_prob = predict(model, torch.from_numpy(val.x)).double().numpy()
+    write_roc(args.roc, val, val_prob)
+    write_confusion(args.confusion, val, val_prob)
+    plot_history(args.loss_plot, history, loss)
+    write_json(args.metrics, evaluate(count_params(model), loss, train, val, train_prob, val_prob))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,39 @@
+"""Stage generate: seeded synthetic binary-classification data with a known amount of label noise."""
+
+import numpy as np
+
+from stages.cli import parse_paths, run
+from stages.io import Dataset, write_dataset
+from stages.params import DataParams, load_section
+
+# c = median(|u| - v) for independent standard normals u, v, so the two classes are balanced.
+BALANCE_OFFSET = 0.7707
+
+
+def hidden_rule(x: np.ndarray) -> np.ndarray:
+    """Clean label: 1 where v > |u| - c, with u, v the scaled sums of even- and odd-indexed features."""
+    u = x[:, 0::2].sum(axis=1) / np.sqrt(x[:, 0::2].shape[1])
+    v = x[:, 1::2].sum(axis=1) / np.sqrt(x[:, 1::2].shape[1])
+    return (v > np.abs(u) - BALANCE_OFFSET).astype(np.int64)
+
+
+def generate(seed: int, n_samples: int, n_features: int, noise: float) -> Dataset:
+    """Standard-normal features, labels from the hidden rule, then exactly round(noise·n) labels flipped."""
+    rng = np.random.default_rng(seed)
+    x = rng.standard_normal((n_samples, n_features)).astype(np.float32)
+    y_clean = hidden_rule(x)
+    flipped = rng.choice(n_samples, size=round(noise * n_samples), replace=False)
+    y = y_clean.copy()
+    y[flipped] = 1 - y[flipped]
+    return Dataset(x=x, y=y, y_clean=y_clean)
+
+
+def main() -> None:
+    """Read the `data` params and write the dataset to --out."""
+    args = parse_paths(__doc__, "out")
+    p = load_section(args.params, "data", DataParams)
+    write_dataset(args.out, generate(p.seed, p.n_samples, p.n_features, p.noise))
+
+
+if __name__ == "__main__":
+    run(main)

@@ -1,0 +1,99 @@
+"""Files in and out: atomic writes, the dataset CSV format, and canonical JSON."""
+
+import io
+import json
+import os
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from stages.cli import UserError
+
+FLOAT_FORMAT = "%.9g"  # enough digits to round-trip every float32 exactly
+JSON_DIGITS = 6
+
+
+@dataclass(frozen=True)
+class Dataset:
+    """Features, the observed (noisy) label, and the clean label the noise was applied to."""
+
+    x: np.ndarray
+    y: np.ndarray
+    y_clean: np.ndarray
+
+
+def write_atomic(path: Path, data: bytes) -> None:
+    """Write to a temporary file beside `path`, then rename: a reader sees the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(handle, "wb") as file:
+            file.write(data)
+            file.flush()
+            os.fsync(file.fileno())
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
+def write_json(path: Path, document: dict[str, Any]) -> None:
+    """Write JSON with sorted keys, rounded floats and a final newline, so equal data gives equal bytes."""
+    text = json.dumps(_rounded(document), indent=2, sort_keys=True) + "\n"
+    write_atomic(path, text.encode())
+
+
+def _rounded(value: Any) -> Any:
+    if isinstance(value, float):
+        return round(value, JSON_DIGITS)
+    if isinstance(value, dict):
+        return {key: _rounded(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_rounded(item) for item in value]
+    return value
+
+
+def write_table(path: Path, columns: dict[str, np.ndarray], formats: dict[str, str]) -> None:
+    """Write equal-length columns as CSV with a header, each column in its own printf format."""
+    buffer = io.StringIO()
+    table = np.column_stack([np.asarray(column, dtype=np.float64) for column in columns.values()])
+    np.savetxt(buffer, table, fmt=[formats[name] for name in columns], delimiter=",",
+               header=",".join(columns), comments="")
+    write_atomic(path, buffer.getvalue().encode())
+
+
+def write_dataset(path: Path, data: Dataset) -> None:
+    """Write a dataset as CSV: x0..x{d-1}, y, y_clean."""
+    columns = {f"x{i}": data.x[:, i] for i in range(data.x.shape[1])}
+    columns |= {"y": data.y, "y_clean": data.y_clean}
+    formats = {name: FLOAT_FORMAT for name in columns} | {"y": "%d", "y_clean": "%d"}
+    write_table(path, columns, formats)
+
+
+def read_dataset(path: Path) -> Dataset:
+    """Read a dataset CSV, checking header, shape, finiteness and labels; errors say how to fix it."""
+    fix = "run `dvc repro` (or `dvc pull`) to restore it"
+    try:
+        with path.open() as file:
+            header = file.readline().strip().split(",")
+            table = np.loadtxt(file, delimiter=",", ndmin=2, dtype=np.float64)
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found; {fix}") from None
+    except (ValueError, UnicodeDecodeError) as error:
+        raise UserError(f"{path}: corrupt or truncated ({error}); {fix}") from None
+    n_features = len(header) - 2
+    expected = [f"x{i}" for i in range(n_features)] + ["y", "y_clean"]
+    if n_features < 1 or header != expected:
+        raise UserError(f"{path}: columns {header} are not x0..xN, y, y_clean; {fix}")
+    if table.shape[0] == 0 or table.shape[1] != len(header):
+        raise UserError(f"{path}: expected rows of {len(header)} values, got shape {table.shape}; {fix}")
+    if not np.isfinite(table).all():
+        raise UserError(f"{path}: NaN or inf in the data; {fix}")
+    labels = table[:, -2:]
+    if not np.isin(labels, (0, 1)).all():
+        raise UserError(f"{path}: labels y and y_clean must be 0 or 1; {fix}")
+    x = table[:, :-2].astype(np.float32)
+    return Dataset(x=x, y=labels[:, 0].astype(np.int64), y_clean=labels[:, 1].astype(np.int64))
