@@ -1,0 +1,147 @@
+"""Run the named experiments of experiments.yaml on DVC's queue, in parallel, and show the comparison."""
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.cli import UserError, run
+from stages.params import SECTIONS, parse_section
+
+POLL_SECONDS = 2.0
+MAX_WORKER_RESTARTS = 5
+# Columns of `dvc exp show` that are file hashes of deps, not params or metrics.
+DEPS_COLUMNS = r"^(stages|data|models)/"
+
+
+def load_experiments(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each experiment's full params: `defaults` updated section by section, then validated."""
+    try:
+        document = yaml.safe_load(path.read_text())
+        defaults, experiments = document["defaults"], document["experiments"]
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except (yaml.YAMLError, TypeError, KeyError) as error:
+        raise UserError(f"{path}: expected mappings `defaults` and `experiments` ({error})") from None
+    return {name: _resolve(path, name, defaults, changes or {}) for name, changes in experiments.items()}
+
+
+def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> dict[str, dict[str, Any]]:
+    unknown = set(changes) - set(SECTIONS)
+    if unknown:
+        raise UserError(f"{path}: {name}: unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+    config = {section: {**defaults.get(section, {}), **changes.get(section, {})} for section in SECTIONS}
+    for section, schema in SECTIONS.items():
+        parse_section(config[section], schema, f"{path}: {name}.{section}")
+    return config
+
+
+def set_param_args(config: dict[str, dict[str, Any]]) -> list[str]:
+    """`-S section.key=value` for every param, so nothing comes from the workspace's params.yaml."""
+    args = []
+    for section, values in config.items():
+        for key, value in values.items():
+            text = value if isinstance(value, str) else json.dumps(value)
+            args += ["-S", f"{section}.{key}={text}"]
+    return args
+
+
+def dvc(*args: str) -> str:
+    """Run a dvc command and return its stdout; a failure becomes a UserError with DVC's own message."""
+    result = subprocess.run(["dvc", *args], capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"`dvc {' '.join(args)}` failed:\n{result.stderr.strip() or result.stdout.strip()}")
+    return result.stdout
+
+
+def clear_previous(names: list[str]) -> None:
+    """Remove earlier experiments and queue entries with these names, so a rerun replaces them."""
+    existing = set(dvc("exp", "list", "--name-only").split())
+    if stale := [name for name in names if name in existing]:
+        dvc("exp", "remove", *stale)
+    if stale_tasks := [name for name in names if name in queue_states()]:
+        dvc("queue", "remove", *stale_tasks)
+
+
+def queue_states() -> dict[str, str]:
+    """Status (Queued, Running, Success, Failed) of each named task in `dvc queue status`."""
+    states = {}
+    for line in dvc("queue", "status").splitlines():
+        tokens = line.split()
+        if len(tokens) >= 4 and re.fullmatch(r"[0-9a-f]{7}", tokens[0]):
+            states[tokens[1]] = tokens[-1]
+    return states
+
+
+def active_workers() -> int:
+    """How many queue workers are alive, from the `Worker status:` line."""
+    match = re.search(r"Worker status: (\d+) active, (\d+) idle", dvc("queue", "status"))
+    return int(match[1]) + int(match[2]) if match else 0
+
+
+def wait_for_queue(names: list[str], jobs: int) -> dict[str, str]:
+    """Start `jobs` workers and block until every named task has finished, restarting dead workers."""
+    dvc("queue", "start", "--jobs", str(jobs))
+    restarts = 0
+    while True:
+        time.sleep(POLL_SECONDS)
+        states = {name: queue_states().get(name, "missing") for name in names}
+        pending = [name for name, state in states.items() if state in ("Queued", "Running")]
+        if not pending:
+            return states
+        if "Queued" in states.values() and "Running" not in states.values() and active_workers() == 0:
+            # DVC's workers can exit early and leave tasks queued; start them again.
+            restarts += 1
+            if restarts > MAX_WORKER_RESTARTS:
+                raise UserError(f"queue workers keep stopping; still queued: {', '.join(pending)}")
+            print(f"queue workers stopped with {len(pending)} experiment(s) left; restarting", file=sys.stderr)
+            dvc("queue", "start", "--jobs", str(jobs))
+
+
+def failure_report(name: str) -> str:
+    """The last lines of a failed experiment's log, which hold the failing stage's error."""
+    try:
+        log = dvc("queue", "logs", name).strip().splitlines()
+    except UserError as error:
+        log = str(error).splitlines()
+    return "\n".join(f"  {line}" for line in log[-12:])
+
+
+def run_experiments(experiments: dict[str, dict], jobs: int) -> list[str]:
+    """Queue every experiment, run the queue to the end, and return the names that failed."""
+    names = list(experiments)
+    clear_previous(names)
+    for name, config in experiments.items():
+        dvc("exp", "run", "--queue", "--name", name, *set_param_args(config))
+        print(f"queued {name}", file=sys.stderr)
+    states = wait_for_queue(names, jobs)
+    return [name for name in names if states[name] != "Success"]
+
+
+def main() -> None:
+    """Run all experiments (or those named), print the comparison, exit 1 if any failed."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("names", nargs="*", help="experiments to run (default: all)")
+    parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
+    parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel queue workers")
+    args = parser.parse_args()
+    experiments = load_experiments(args.file)
+    if unknown := [name for name in args.names if name not in experiments]:
+        raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
+    chosen = {name: experiments[name] for name in args.names or experiments}
+    failed = run_experiments(chosen, jobs=max(1, min(args.jobs, len(chosen))))
+    print(dvc("exp", "show", "--no-pager", "--hide-queued", "--drop", DEPS_COLUMNS))
+    if failed:
+        reports = "\n".join(f"{name}:\n{failure_report(name)}" for name in failed)
+        raise UserError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}\n{reports}")
+
+
+if __name__ == "__main__":
+    run(main)
