@@ -18,7 +18,7 @@ THRESHOLD = 0.5
 
 
 def noise_ceiling_accuracy(data: Dataset) -> float:
-    """The best accuracy any model can reach: it predicts the clean label, so it matches the noisy one this often."""
+    """Best reachable accuracy: how often the clean label, a perfect guess, matches the noisy one."""
     return float(np.mean(data.y == data.y_clean))
 
 
@@ -35,8 +35,9 @@ def classification_metrics(data: Dataset, prob: np.ndarray) -> dict[str, float]:
     }
 
 
-def evaluate(n_params: int, loss: str, train: Dataset, val: Dataset,
-             train_prob: np.ndarray, val_prob: np.ndarray) -> dict:
+def evaluate(
+    n_params: int, loss: str, train: Dataset, val: Dataset, train_prob: np.ndarray, val_prob: np.ndarray
+) -> dict:
     """The metrics document: size, the training objective on both splits, and validation metrics."""
     objective = OBJECTIVES[loss]
     return {
@@ -50,8 +51,11 @@ def write_roc(path: Path, data: Dataset, prob: np.ndarray) -> None:
     """ROC curve points for DVC's `simple` template."""
     fpr, tpr, threshold = sk.roc_curve(data.y, prob, drop_intermediate=True)
     threshold = np.minimum(threshold, 1.0)  # scikit-learn puts +inf first; keep the CSV finite
-    write_table(path, {"fpr": fpr, "tpr": tpr, "threshold": threshold},
-                {"fpr": "%.6f", "tpr": "%.6f", "threshold": "%.6f"})
+    write_table(
+        path,
+        {"fpr": fpr, "tpr": tpr, "threshold": threshold},
+        {"fpr": "%.6f", "tpr": "%.6f", "threshold": "%.6f"},
+    )
 
 
 def write_confusion(path: Path, data: Dataset, prob: np.ndarray) -> None:
@@ -93,8 +97,9 @@ def plot_history(path: Path, history: np.ndarray, loss: str) -> None:
 
 def main() -> None:
     """Read --model, --train, --val and --history; write --metrics, --roc, --confusion and --loss-plot."""
-    args = parse_paths(__doc__, "model", "train", "val", "history", "metrics", "roc", "confusion",
-                       "loss-plot")
+    args = parse_paths(
+        __doc__, "model", "train", "val", "history", "metrics", "roc", "confusion", "loss-plot"
+    )
     hidden = load_section(args.params, "model", ModelParams).hidden
     loss = load_section(args.params, "train", TrainParams).loss
     train, val = read_dataset(args.train), read_dataset(args.val)

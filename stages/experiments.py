@@ -17,8 +17,8 @@ from stages.params import SECTIONS, parse_section
 
 POLL_SECONDS = 2.0
 MAX_WORKER_RESTARTS = 5
-# Columns of `dvc exp show` that are file hashes of deps, not params or metrics.
-DEPS_COLUMNS = r"^(stages|data|models)/"
+# `dvc exp show` columns that are bookkeeping or file hashes of deps, not params or metrics.
+HIDDEN_COLUMNS = r"^(Created|State|Executor)$|^(stages|data|models)/"
 
 
 def load_experiments(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
@@ -101,7 +101,7 @@ def wait_for_queue(names: list[str], jobs: int) -> dict[str, str]:
             restarts += 1
             if restarts > MAX_WORKER_RESTARTS:
                 raise UserError(f"queue workers keep stopping; still queued: {', '.join(pending)}")
-            print(f"queue workers stopped with {len(pending)} experiment(s) left; restarting", file=sys.stderr)
+            print(f"queue workers stopped, {len(pending)} experiment(s) left; restarting", file=sys.stderr)
             dvc("queue", "start", "--jobs", str(jobs))
 
 
@@ -125,6 +125,21 @@ def run_experiments(experiments: dict[str, dict], jobs: int) -> list[str]:
     return [name for name in names if states[name] != "Success"]
 
 
+def comparison_table() -> str:
+    """`dvc exp show` as Markdown, with only the params and metrics that differ between rows."""
+    return dvc(
+        "exp",
+        "show",
+        "--no-pager",
+        "--md",
+        "--hide-queued",
+        "--hide-failed",
+        "--only-changed",
+        "--drop",
+        HIDDEN_COLUMNS,
+    )
+
+
 def main() -> None:
     """Run all experiments (or those named), print the comparison, exit 1 if any failed."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -137,7 +152,7 @@ def main() -> None:
         raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
     chosen = {name: experiments[name] for name in args.names or experiments}
     failed = run_experiments(chosen, jobs=max(1, min(args.jobs, len(chosen))))
-    print(dvc("exp", "show", "--no-pager", "--hide-queued", "--drop", DEPS_COLUMNS))
+    print(comparison_table())
     if failed:
         reports = "\n".join(f"{name}:\n{failure_report(name)}" for name in failed)
         raise UserError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}\n{reports}")

@@ -60,8 +60,14 @@ def write_table(path: Path, columns: dict[str, np.ndarray], formats: dict[str, s
     """Write equal-length columns as CSV with a header, each column in its own printf format."""
     buffer = io.StringIO()
     table = np.column_stack([np.asarray(column, dtype=np.float64) for column in columns.values()])
-    np.savetxt(buffer, table, fmt=[formats[name] for name in columns], delimiter=",",
-               header=",".join(columns), comments="")
+    np.savetxt(
+        buffer,
+        table,
+        fmt=[formats[name] for name in columns],
+        delimiter=",",
+        header=",".join(columns),
+        comments="",
+    )
     write_atomic(path, buffer.getvalue().encode())
 
 

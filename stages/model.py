@@ -41,8 +41,10 @@ def load_model(path: Path, n_features: int, hidden: int) -> nn.Sequential:
     expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
     found = {name: tuple(t.shape) for name, t in tensors.items()}
     if found != expected:
-        raise UserError(f"{path}: weights {found} do not fit a {n_features}→{hidden}→1 MLP "
-                        f"(model.hidden in params.yaml); {fix}")
+        raise UserError(
+            f"{path}: weights {found} do not fit a {n_features}→{hidden}→1 MLP "
+            f"(model.hidden in params.yaml); {fix}"
+        )
     model.load_state_dict(tensors)
     return model.eval()
 

@@ -12,8 +12,14 @@ import yaml
 from stages.cli import UserError
 
 
-def _rule(low: float | None = None, high: float | None = None, *, open_low: bool = False,
-          open_high: bool = False, choices: tuple[str, ...] = ()) -> Any:
+def _rule(
+    low: float | None = None,
+    high: float | None = None,
+    *,
+    open_low: bool = False,
+    open_high: bool = False,
+    choices: tuple[str, ...] = (),
+) -> Any:
     """Declare a field's allowed values: an interval (open or closed at each end) or choices."""
     bounds = {"low": low, "high": high, "open_low": open_low, "open_high": open_high}
     return field(metadata={**bounds, "choices": choices})

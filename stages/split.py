@@ -23,8 +23,10 @@ def split(data: Dataset, val_fraction: float, seed: int) -> tuple[Dataset, Datas
     """Split a dataset into train and validation parts, stratified on the observed label."""
     train_rows, val_rows = split_indices(data.y, val_fraction, seed)
     if len(train_rows) == 0 or len(val_rows) == 0:
-        raise UserError(f"split.val_fraction = {val_fraction} leaves an empty part for "
-                        f"{len(data.y)} rows; choose a value that keeps rows on both sides")
+        raise UserError(
+            f"split.val_fraction = {val_fraction} leaves an empty part for "
+            f"{len(data.y)} rows; choose a value that keeps rows on both sides"
+        )
     return _take(data, train_rows), _take(data, val_rows)
 
 

@@ -28,8 +28,18 @@ def tensors(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
     return torch.from_numpy(data.x), torch.from_numpy(data.y.astype(np.float32))
 
 
-def fit(model: nn.Module, train: Dataset, val: Dataset, *, loss: str, lr: float, weight_decay: float,
-        epochs: int, batch_size: int, seed: int) -> History:
+def fit(
+    model: nn.Module,
+    train: Dataset,
+    val: Dataset,
+    *,
+    loss: str,
+    lr: float,
+    weight_decay: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+) -> History:
     """Adam on shuffled mini-batches (L2 through weight_decay); stops with an error if the loss diverges."""
     loss_fn = LOSSES[loss]
     # fused: one kernel per step instead of one per tensor; same results, fewer dispatches.
@@ -48,8 +58,10 @@ def fit(model: nn.Module, train: Dataset, val: Dataset, *, loss: str, lr: float,
         history.train_loss.append(_loss_on(model, loss_fn, x, y))
         history.val_loss.append(_loss_on(model, loss_fn, x_val, y_val))
         if not math.isfinite(history.train_loss[-1]):
-            raise UserError(f"training diverged at epoch {epoch} (train loss {history.train_loss[-1]}); "
-                            f"lower train.lr (now {lr}) in params.yaml; no model was saved")
+            raise UserError(
+                f"training diverged at epoch {epoch} (train loss {history.train_loss[-1]}); "
+                f"lower train.lr (now {lr}) in params.yaml; no model was saved"
+            )
     return history
 
 
@@ -59,13 +71,32 @@ def _loss_on(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> flo
         return float(loss_fn(model(x).squeeze(1), y))
 
 
-def train(train_data: Dataset, val_data: Dataset, *, hidden: int, loss: str, lr: float,
-          weight_decay: float, epochs: int, batch_size: int, seed: int) -> tuple[nn.Module, History]:
+def train(
+    train_data: Dataset,
+    val_data: Dataset,
+    *,
+    hidden: int,
+    loss: str,
+    lr: float,
+    weight_decay: float,
+    epochs: int,
+    batch_size: int,
+    seed: int,
+) -> tuple[nn.Module, History]:
     """Build the MLP from `seed` and fit it; the same inputs give the same weights, bit for bit."""
     torch.manual_seed(seed)
     model = build_mlp(train_data.x.shape[1], hidden)
-    history = fit(model, train_data, val_data, loss=loss, lr=lr, weight_decay=weight_decay,
-                  epochs=epochs, batch_size=batch_size, seed=seed)
+    history = fit(
+        model,
+        train_data,
+        val_data,
+        loss=loss,
+        lr=lr,
+        weight_decay=weight_decay,
+        epochs=epochs,
+        batch_size=batch_size,
+        seed=seed,
+    )
     return model, history
 
 
@@ -85,9 +116,17 @@ def main() -> None:
     # Tiny layers: one thread is fastest, and results do not depend on the machine's core count.
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
-    model, history = train(train_data, val_data, hidden=m.hidden, loss=t.loss, lr=t.lr,
-                           weight_decay=t.weight_decay, epochs=t.epochs, batch_size=t.batch_size,
-                           seed=t.seed)
+    model, history = train(
+        train_data,
+        val_data,
+        hidden=m.hidden,
+        loss=t.loss,
+        lr=t.lr,
+        weight_decay=t.weight_decay,
+        epochs=t.epochs,
+        batch_size=t.batch_size,
+        seed=t.seed,
+    )
     save_model(model, args.model)
     write_history(args.history, history)
 
