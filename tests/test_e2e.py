@@ -1,0 +1,132 @@
+"""End to end: the real `dvc` and `git` on a temporary copy of this repository."""
+
+import ast
+import hashlib
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import commit_all, copy_repo, sh, tool_env
+
+pytestmark = pytest.mark.e2e
+DATA = ["data/raw.csv", "data/train.csv", "data/val.csv"]
+MODELS = ["models/model.safetensors", "models/history.csv"]
+EVAL = ["eval/metrics.json", "eval/roc.csv", "eval/confusion.csv", "eval/loss.png"]
+OUTPUTS = DATA + MODELS + EVAL
+NOTEBOOKS = ["nb1-bce", "nb2-mse", "nb3-mse-l2"]
+
+
+def digests(repo: Path) -> dict[str, str]:
+    return {name: hashlib.md5((repo / name).read_bytes()).hexdigest() for name in OUTPUTS}
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> Path:
+    """A fresh copy after one full `dvc repro` of the committed params."""
+    repo = copy_repo(tmp_path_factory.mktemp("reproduced"))
+    sh(repo, "dvc", "repro")
+    return repo
+
+
+def test_fresh_repro_reproduces_the_committed_lock(reproduced):
+    assert sh(reproduced, "git", "diff", "--exit-code", "dvc.lock", check=False).returncode == 0, (
+        "dvc.lock differs from a fresh run: run `dvc repro` and commit dvc.lock"
+    )
+    assert sh(reproduced, "dvc", "status", "-q", check=False).returncode == 0
+
+
+def test_forced_rerun_in_new_processes_and_other_threads_gives_identical_bytes(reproduced):
+    before = digests(reproduced)
+    env = {**tool_env(), "OMP_NUM_THREADS": "2", "MKL_NUM_THREADS": "2"}
+    sh(reproduced, "dvc", "repro", "--force", env=env)
+    assert digests(reproduced) == before
+
+
+def test_changing_the_loss_reruns_only_train_and_evaluate(reproduced):
+    params = reproduced / "params.yaml"
+    original = params.read_text()
+    try:
+        params.write_text(original.replace("loss: bce", "loss: mse"))
+        changed = json.loads(sh(reproduced, "dvc", "status", "--json").stdout)
+    finally:
+        params.write_text(original)
+    assert sorted(changed) == ["evaluate", "train"]
+
+
+def test_metrics_and_plots_are_declared_to_dvc(reproduced):
+    metrics = json.loads(sh(reproduced, "dvc", "metrics", "show", "--json").stdout)
+    values = metrics[""]["data"]["eval/metrics.json"]["data"]
+    assert values["n_params"] == 17
+    assert values["val"]["accuracy"] > values["val"]["noise_ceiling_accuracy"] - 0.05
+    plots = json.loads(sh(reproduced, "dvc", "plots", "show", "--json").stdout)["data"]
+    declared = {"Loss per epoch", "ROC (validation)", "Confusion matrix (validation)", "eval/loss.png"}
+    assert declared <= set(plots)
+
+
+@pytest.fixture(scope="module")
+def experimented(tmp_path_factory) -> tuple[Path, str]:
+    """A fresh copy after `python -m stages.experiments`, with epochs cut short to keep the test quick."""
+    repo = copy_repo(tmp_path_factory.mktemp("experimented"))
+    spec = yaml.safe_load((repo / "experiments.yaml").read_text())
+    spec["defaults"]["train"]["epochs"] = 8
+    (repo / "experiments.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    commit_all(repo, "short experiments")
+    result = sh(repo, "python", "-m", "stages.experiments")
+    return repo, result.stdout
+
+
+def test_experiments_print_the_comparison_table(experimented):
+    _, stdout = experimented
+    for name in NOTEBOOKS:
+        assert f"[{name}]" in stdout
+    assert "val.accuracy" in stdout and "n_params" in stdout
+
+
+def exp_rows(repo: Path) -> dict[str, dict]:
+    shown = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
+    rows = {}
+    for baseline in shown:
+        for branch in baseline.get("experiments") or []:
+            for rev in branch["revs"]:
+                rows[rev["name"]] = rev["data"]
+    return rows
+
+
+def test_exp_show_lists_the_three_with_params_and_metrics(experimented):
+    rows = exp_rows(experimented[0])
+    assert set(NOTEBOOKS) <= set(rows)
+    for name, n_params, loss in zip(NOTEBOOKS, (17, 26, 43), ("bce", "mse", "mse"), strict=True):
+        params = rows[name]["params"]["params.yaml"]["data"]
+        metrics = rows[name]["metrics"]["eval/metrics.json"]["data"]
+        assert params["train"]["loss"] == loss and params["train"]["epochs"] == 8
+        assert metrics["n_params"] == n_params and 0 < metrics["val"]["roc_auc"] <= 1
+
+
+def test_plots_diff_has_both_loss_curves_of_each_experiment(experimented):
+    repo, _ = experimented
+    plots = json.loads(sh(repo, "dvc", "plots", "diff", *NOTEBOOKS, "--json").stdout)["data"]
+    spec = plots["Loss per epoch"][0]["content"]
+    spec = spec if isinstance(spec, dict) else ast.literal_eval(spec)
+    curves = {(point["rev"], point["field"]) for point in spec["data"]["values"]}
+    assert curves == {(name, field) for name in NOTEBOOKS for field in ("train_loss", "val_loss")}
+    assert len(spec["data"]["values"]) == 3 * 8 * 2
+
+
+def test_rerunning_replaces_experiments_instead_of_duplicating(experimented):
+    repo, _ = experimented
+    sh(repo, "python", "-m", "stages.experiments", "nb1-bce")
+    names = sh(repo, "dvc", "exp", "list", "--name-only").stdout.split()
+    assert sorted(names) == sorted(NOTEBOOKS)
+
+
+def test_a_failing_experiment_is_named_with_its_error(experimented):
+    repo, _ = experimented
+    spec = yaml.safe_load((repo / "experiments.yaml").read_text())
+    spec["experiments"] = {"nb1-bce": {}, "diverges": {"train": {"lr": 1e30}}}
+    (repo / "broken.yaml").write_text(yaml.safe_dump(spec))
+    result = sh(repo, "python", "-m", "stages.experiments", "--file", "broken.yaml", check=False)
+    assert result.returncode != 0
+    assert "1 experiment(s) failed: diverges" in result.stderr
+    assert "training diverged" in result.stderr
+    assert "nb1-bce" in exp_rows(repo)

@@ -1,0 +1,60 @@
+"""The named experiments: complete, explicit, and in step with params.yaml."""
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from stages.cli import UserError
+from stages.experiments import load_experiments, queue_states, set_param_args
+from stages.model import build_mlp, count_params
+from stages.params import SECTIONS
+
+EXPERIMENTS = load_experiments(Path("experiments.yaml"))
+
+
+def test_the_three_notebooks_with_their_sizes():
+    sizes = {
+        name: count_params(build_mlp(c["data"]["n_features"], c["model"]["hidden"]))
+        for name, c in EXPERIMENTS.items()
+    }
+    assert sizes == {"nb1-bce": 17, "nb2-mse": 26, "nb3-mse-l2": 43}
+    assert EXPERIMENTS["nb3-mse-l2"]["train"]["weight_decay"] == 0.01
+    assert [c["train"]["loss"] for c in EXPERIMENTS.values()] == ["bce", "mse", "mse"]
+
+
+def test_params_yaml_holds_nb1():
+    assert yaml.safe_load(Path("params.yaml").read_text()) == EXPERIMENTS["nb1-bce"]
+
+
+@pytest.mark.parametrize("name", list(EXPERIMENTS))
+def test_every_param_is_set_explicitly(name):
+    args = set_param_args(EXPERIMENTS[name])
+    keys = {arg.split("=")[0] for arg in args[1::2]}
+    expected = {f"{s}.{key}" for s, schema in SECTIONS.items() for key in schema.__dataclass_fields__}
+    assert args[::2] == ["-S"] * len(keys) and keys == expected
+
+
+def test_values_are_written_as_dvc_reads_them():
+    args = set_param_args({"train": {"loss": "mse", "lr": 0.001, "weight_decay": 0.0}})
+    assert args == ["-S", "train.loss=mse", "-S", "train.lr=0.001", "-S", "train.weight_decay=0.0"]
+
+
+def test_invalid_experiment_is_rejected_before_anything_runs(tmp_path):
+    bad = tmp_path / "e.yaml"
+    spec = {"defaults": EXPERIMENTS["nb1-bce"], "experiments": {"x": {"train": {"lr": -1}}}}
+    bad.write_text(yaml.safe_dump(spec))
+    with pytest.raises(UserError, match=r"e.yaml: x.train.lr = -1: must be in \(0.0, inf\)"):
+        load_experiments(bad)
+
+
+def test_queue_status_table_is_parsed(monkeypatch):
+    table = (
+        "Task     Name        Created    Status\n"
+        "dfa9b5b  nb1-bce     09:30 PM   Success\n"
+        "d374ad9  nb2-mse     09:30 PM   Failed\n"
+        "2b605ea  nb3-mse-l2  Nov 20, 2026  Queued\n\n"
+        "Worker status: 0 active, 1 idle\n"
+    )
+    monkeypatch.setattr("stages.experiments.dvc", lambda *args: table)
+    assert queue_states() == {"nb1-bce": "Success", "nb2-mse": "Failed", "nb3-mse-l2": "Queued"}

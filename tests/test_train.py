@@ -1,0 +1,59 @@
+"""The training loop: it learns, it is deterministic, and it refuses to save a diverged model."""
+
+import pytest
+import torch
+
+from stages.cli import UserError
+from stages.model import predict
+from stages.train import LOSSES, train
+
+FAST = {"hidden": 4, "lr": 0.01, "weight_decay": 0.0, "epochs": 30, "batch_size": 32, "seed": 0}
+
+
+def weights(model) -> list[bytes]:
+    return [t.detach().numpy().tobytes() for t in model.state_dict().values()]
+
+
+@pytest.mark.parametrize("loss", ["bce", "mse"])
+def test_loss_falls_on_learnable_data(small_split, loss):
+    train_data, val_data = small_split
+    model, history = train(train_data, val_data, loss=loss, **FAST)
+    assert history.train_loss[-1] < 0.7 * history.train_loss[0]
+    assert history.val_loss[-1] < 0.7 * history.val_loss[0]
+    accuracy = float(((predict(model, torch.from_numpy(val_data.x)) >= 0.5).numpy() == val_data.y).mean())
+    assert accuracy > 0.85
+
+
+def test_same_seed_gives_identical_weights_whatever_the_thread_count(small_split):
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        first, _ = train(*small_split, loss="bce", **FAST)
+        torch.set_num_threads(2)
+        second, _ = train(*small_split, loss="bce", **FAST)
+    finally:
+        torch.set_num_threads(before)
+    assert weights(first) == weights(second)
+    other, _ = train(*small_split, loss="bce", **{**FAST, "seed": 1})
+    assert weights(first) != weights(other)
+
+
+def squared_norm(model) -> float:
+    return sum(float(t.pow(2).sum()) for t in model.state_dict().values())
+
+
+def test_weight_decay_shrinks_the_weights(small_split):
+    plain, _ = train(*small_split, loss="mse", **FAST)
+    decayed, _ = train(*small_split, loss="mse", **{**FAST, "weight_decay": 0.5})
+    assert squared_norm(decayed) < squared_norm(plain)
+
+
+def test_divergence_stops_with_a_clear_error(small_split):
+    with pytest.raises(UserError, match=r"training diverged at epoch .* lower train\.lr"):
+        train(*small_split, loss="mse", **{**FAST, "lr": 1e30})
+
+
+def test_losses_are_pytorchs_own():
+    p, y = torch.tensor([0.9, 0.2, 0.6]), torch.tensor([1.0, 0.0, 0.0])
+    assert float(LOSSES["bce"](p, y)) == pytest.approx(float(torch.nn.BCELoss()(p, y)))
+    assert float(LOSSES["mse"](p, y)) == pytest.approx(float(torch.nn.MSELoss()(p, y)))
