@@ -123,10 +123,12 @@ def test_rerunning_replaces_experiments_instead_of_duplicating(experimented):
 def test_a_failing_experiment_is_named_with_its_error(experimented):
     repo, _ = experimented
     spec = yaml.safe_load((repo / "experiments.yaml").read_text())
-    spec["experiments"] = {"nb1-bce": {}, "diverges": {"train": {"lr": 1e30}}}
+    # Valid params, but too few rows for a validation part: the split stage fails at run time.
+    empty_val = {"data": {"n_samples": 20}, "split": {"val_fraction": 0.01}}
+    spec["experiments"] = {"nb1-bce": {}, "empty-val": empty_val}
     (repo / "broken.yaml").write_text(yaml.safe_dump(spec))
     result = sh(repo, "python", "-m", "stages.experiments", "--file", "broken.yaml", check=False)
     assert result.returncode != 0
-    assert "1 experiment(s) failed: diverges" in result.stderr
-    assert "training diverged" in result.stderr
+    assert "1 experiment(s) failed: empty-val" in result.stderr
+    assert "leaves an empty part for 20 rows" in result.stderr
     assert "nb1-bce" in exp_rows(repo)
