@@ -25,6 +25,10 @@ def tool_env() -> dict[str, str]:
     env = dict(os.environ)
     env["PATH"] = f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}"
     env["DVC_NO_ANALYTICS"] = "1"
+    # DVC commits each experiment; a fresh machine may have no git identity configured.
+    for role in ("AUTHOR", "COMMITTER"):
+        env.setdefault(f"GIT_{role}_NAME", "test")
+        env.setdefault(f"GIT_{role}_EMAIL", "test@example.com")
     return env
 
 
@@ -61,7 +65,7 @@ def copy_repo(destination: Path) -> Path:
 def commit_all(repo: Path, message: str) -> None:
     """Stage everything and commit with a fixed identity."""
     sh(repo, "git", "add", "-A")
-    sh(repo, "git", "-c", "user.name=test", "-c", "user.email=test@example.com", "commit", "-qm", message)
+    sh(repo, "git", "commit", "-qm", message)
 
 
 @pytest.fixture
