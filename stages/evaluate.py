@@ -8,7 +8,7 @@ import torch
 from sklearn import metrics as sk
 
 from stages.cli import UserError, parse_paths, run
-from stages.io import Dataset, read_dataset, write_atomic, write_json, write_table
+from stages.io import Dataset, read_splits, write_atomic, write_json, write_table
 from stages.model import count_params, load_model, predict
 from stages.params import ModelParams, TrainParams, load_section
 
@@ -102,7 +102,7 @@ def main() -> None:
     )
     hidden = load_section(args.params, "model", ModelParams).hidden
     loss = load_section(args.params, "train", TrainParams).loss
-    train, val = read_dataset(args.train), read_dataset(args.val)
+    train, val = read_splits(args.train, args.val)
     history = read_history(args.history)
     model = load_model(args.model, train.x.shape[1], hidden)
     train_prob = predict(model, torch.from_numpy(train.x)).double().numpy()

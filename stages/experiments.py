@@ -147,6 +147,8 @@ def main() -> None:
     parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel queue workers")
     args = parser.parse_args()
+    if args.jobs < 1:
+        raise UserError(f"--jobs {args.jobs}: must be 1 or more")
     experiments = load_experiments(args.file)
     if unknown := [name for name in args.names if name not in experiments]:
         raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")

@@ -3,7 +3,6 @@
 import io
 import json
 import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -27,17 +26,33 @@ class Dataset:
 
 def write_atomic(path: Path, data: bytes) -> None:
     """Write to a temporary file beside `path`, then rename: a reader sees the old file or the new one."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    temporary = path.with_name(f".{path.name}.tmp")  # a fixed name: a killed run's leftover is reused
     try:
-        with os.fdopen(handle, "wb") as file:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with temporary.open("wb") as file:
             file.write(data)
             file.flush()
             os.fsync(file.fileno())
         os.replace(temporary, path)
+    except OSError as error:
+        temporary.unlink(missing_ok=True)
+        raise UserError(
+            f"{path}: cannot write ({error.strerror}); check the folder's permissions and free space"
+        ) from None
     except BaseException:
-        Path(temporary).unlink(missing_ok=True)
+        temporary.unlink(missing_ok=True)
         raise
+
+
+def read_splits(train_path: Path, val_path: Path) -> tuple[Dataset, Dataset]:
+    """Read the train and validation parts, which must have the same features."""
+    train, val = read_dataset(train_path), read_dataset(val_path)
+    if train.x.shape[1] != val.x.shape[1]:
+        raise UserError(
+            f"{train_path} has {train.x.shape[1]} features but {val_path} has {val.x.shape[1]}; "
+            "run `dvc repro split` to rebuild both"
+        )
+    return train, val
 
 
 def write_json(path: Path, document: dict[str, Any]) -> None:

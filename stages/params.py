@@ -40,7 +40,7 @@ class SplitParams:
     """Train/validation split: read by the split stage."""
 
     seed: int = _rule(0)
-    val_fraction: float = _rule(0.0, 1.0, open_high=True)
+    val_fraction: float = _rule(0.0, 1.0, open_low=True, open_high=True)
 
 
 @dataclass(frozen=True)
@@ -76,6 +76,7 @@ def read_params_file(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: not valid YAML ({error.__class__.__name__}): fix the syntax") from None
     if not isinstance(document, dict):
         raise UserError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
+    _reject_unknown(document, list(SECTIONS), str(path), "section")
     return document
 
 
@@ -90,18 +91,22 @@ def load_section(path: Path, name: str, schema: type[Section]) -> Section:
 
 def parse_section(raw: dict[str, Any], schema: type[Section], where: str) -> Section:
     """Check keys, types and ranges of one section; every error names key, value and allowed range."""
-    known = _names(schema)
-    for key in raw:
-        if key not in known:
-            near = difflib.get_close_matches(str(key), known, n=1)
-            hint = f"; did you mean '{near[0]}'?" if near else f"; known keys: {', '.join(known)}"
-            raise UserError(f"{where}.{key}: unknown key{hint}")
+    _reject_unknown(raw, _names(schema), where, "key")
     values = {}
     for spec in dataclasses.fields(schema):
         if spec.name not in raw:
             raise UserError(f"{where}.{spec.name}: required key is missing")
         values[spec.name] = _check(raw[spec.name], spec, f"{where}.{spec.name}")
     return schema(**values)
+
+
+def _reject_unknown(raw: dict, known: list[str], where: str, kind: str) -> None:
+    """Name the first unknown key and the known one it most resembles (`weigth_decay` → `weight_decay`)."""
+    for key in raw:
+        if key not in known:
+            near = difflib.get_close_matches(str(key), known, n=1)
+            hint = f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(known)}"
+            raise UserError(f"{where}.{key}: unknown {kind}{hint}")
 
 
 def _names(schema: type) -> list[str]:

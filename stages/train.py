@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 from stages.cli import UserError, parse_paths, run
-from stages.io import Dataset, read_dataset, write_table
+from stages.io import Dataset, read_splits, write_table
 from stages.model import build_mlp, save_model
 from stages.params import ModelParams, TrainParams, load_section
 
@@ -112,7 +112,7 @@ def main() -> None:
     args = parse_paths(__doc__, "train", "val", "model", "history")
     m = load_section(args.params, "model", ModelParams)
     t = load_section(args.params, "train", TrainParams)
-    train_data, val_data = read_dataset(args.train), read_dataset(args.val)
+    train_data, val_data = read_splits(args.train, args.val)
     # Tiny layers: one thread is fastest, and results do not depend on the machine's core count.
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
