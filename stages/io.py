@@ -1,8 +1,10 @@
 """Files in and out: atomic writes, the dataset CSV format, and canonical JSON."""
 
+import contextlib
 import io
 import json
 import os
+import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,13 +37,18 @@ def write_atomic(path: Path, data: bytes) -> None:
             os.fsync(file.fileno())
         os.replace(temporary, path)
     except OSError as error:
-        temporary.unlink(missing_ok=True)
+        _remove(temporary)
         raise UserError(
             f"{path}: cannot write ({error.strerror}); check the folder's permissions and free space"
         ) from None
     except BaseException:
-        temporary.unlink(missing_ok=True)
+        _remove(temporary)
         raise
+
+
+def _remove(path: Path) -> None:
+    with contextlib.suppress(OSError):
+        path.unlink(missing_ok=True)
 
 
 def read_splits(train_path: Path, val_path: Path) -> tuple[Dataset, Dataset]:
@@ -98,7 +105,8 @@ def read_dataset(path: Path) -> Dataset:
     """Read a dataset CSV, checking header, shape, finiteness and labels; errors say how to fix it."""
     fix = "run `dvc repro` (or `dvc pull`) to restore it"
     try:
-        with path.open() as file:
+        with path.open() as file, warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "no data": reported below, with the fix
             header = file.readline().strip().split(",")
             table = np.loadtxt(file, delimiter=",", ndmin=2, dtype=np.float64)
     except FileNotFoundError:

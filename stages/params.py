@@ -106,7 +106,8 @@ def _reject_unknown(raw: dict, known: list[str], where: str, kind: str) -> None:
         if key not in known:
             near = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(known)}"
-            raise UserError(f"{where}.{key}: unknown {kind}{hint}")
+            shown = key if isinstance(key, str) and key.isprintable() and len(key) < 60 else _short(key)
+            raise UserError(f"{where}.{shown}: unknown {kind}{hint}")
 
 
 def _names(schema: type) -> list[str]:
@@ -117,11 +118,11 @@ def _check(value: Any, spec: dataclasses.Field, where: str) -> Any:
     rule = spec.metadata
     if rule["choices"]:
         if value not in rule["choices"]:
-            raise UserError(f"{where} = {value!r}: must be one of {', '.join(rule['choices'])}")
+            raise UserError(f"{where} = {_short(value)}: must be one of {', '.join(rule['choices'])}")
         return value
     number = _as_number(value, spec.type, where)
     if not _inside(number, rule):
-        raise UserError(f"{where} = {value!r}: must be in {_describe(rule)}")
+        raise UserError(f"{where} = {_short(value)}: must be in {_describe(rule)}")
     return number
 
 
@@ -138,14 +139,27 @@ def _as_number(value: Any, kind: type, where: str) -> int | float:
         try:
             value = float(value)
         except ValueError:
-            raise UserError(f"{where} = {value!r}: not a number") from None
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
-        raise UserError(f"{where} = {value!r}: expected a finite {kind.__name__}")
+            raise UserError(f"{where} = {_short(value)}: not a number") from None
+    if isinstance(value, bool) or not isinstance(value, int | float) or not _finite(value):
+        raise UserError(f"{where} = {_short(value)}: expected a finite {kind.__name__}")
     if kind is int:
         if value != int(value):
-            raise UserError(f"{where} = {value!r}: expected a whole number")
+            raise UserError(f"{where} = {_short(value)}: expected a whole number")
         return int(value)
     return float(value)
+
+
+def _finite(value: int | float) -> bool:
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # an int too large for a float
+        return False
+
+
+def _short(value: Any) -> str:
+    """The value as written, cut short so that the error stays one readable line."""
+    text = repr(value).replace("\n", " ")
+    return text if len(text) <= 60 else text[:57] + "..."
 
 
 def _describe(rule: dict[str, Any]) -> str:

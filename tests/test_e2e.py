@@ -3,6 +3,10 @@
 import ast
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -132,3 +136,24 @@ def test_a_failing_experiment_is_named_with_its_error(experimented):
     assert "1 experiment(s) failed: empty-val" in result.stderr
     assert "leaves an empty part for 20 rows" in result.stderr
     assert "nb1-bce" in exp_rows(repo)
+
+
+def test_training_killed_part_way_recovers_to_the_committed_lock(repo):
+    """SIGKILL during train leaves no partial model, and the next `dvc repro` reproduces dvc.lock."""
+    model = repo / "models" / "model.safetensors"
+    run = subprocess.Popen(["dvc", "repro"], cwd=repo, env=tool_env(), start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (repo / "data" / "val.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.0)  # well inside the several seconds that training takes
+        assert run.poll() is None and not model.exists(), "train finished before it could be killed"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert not model.exists()
+    sh(repo, "dvc", "repro")
+    assert sh(repo, "git", "diff", "--exit-code", "dvc.lock", check=False).returncode == 0
+    assert sh(repo, "dvc", "status", "-q", check=False).returncode == 0
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""
