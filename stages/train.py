@@ -1,6 +1,7 @@
 """Stage train: fit the MLP with Adam, recording train and validation loss after every epoch."""
 
 import math
+import os
 from dataclasses import dataclass
 
 import numpy as np
@@ -113,8 +114,9 @@ def main() -> None:
     m = load_section(args.params, "model", ModelParams)
     t = load_section(args.params, "train", TrainParams)
     train_data, val_data = read_splits(args.train, args.val)
-    # Tiny layers: one thread is fastest, and results do not depend on the machine's core count.
-    torch.set_num_threads(1)
+    # Tiny layers: one thread is fastest. OMP_NUM_THREADS may ask for more; results must not change
+    # (`python -m stages.check` proves it by training again with more threads).
+    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     torch.use_deterministic_algorithms(True)
     model, history = train(
         train_data,

@@ -1,0 +1,290 @@
+"""Prove that the committed code reproduces the committed dvc.lock, in a clean clone of HEAD."""
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.cli import UserError, run
+
+FIXES = {
+    "stale": "run `dvc repro` and commit dvc.lock",
+    "nondeterministic": "seed every source of randomness in the stage, then run `dvc repro` and commit "
+    "dvc.lock (across machines, try --tolerance)",
+}
+DATA_PREFIX = "data/"  # outputs that must match bit for bit even with --tolerance
+REPEAT_FROM = "train"  # the first training stage: repeated with other threads in a new process
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One output or input that does not match, and what to do about it."""
+
+    stage: str
+    path: str
+    problem: str
+    kind: str  # a key of FIXES
+
+    def __str__(self) -> str:
+        return f"stage {self.stage}, {self.path}: {self.problem}\n    fix: {FIXES[self.kind]}"
+
+
+def parse_lock(text: str) -> dict[str, dict[str, dict[str, Any]]]:
+    """Per stage of a dvc.lock: its deps and outs (path → md5) and its params (key → value)."""
+    stages = (yaml.safe_load(text) or {}).get("stages", {})
+    return {
+        name: {
+            "deps": {dep["path"]: dep.get("md5") for dep in entry.get("deps", [])},
+            "params": {
+                key: value for file in entry.get("params", {}).values() for key, value in file.items()
+            },
+            "outs": {out["path"]: out.get("md5") for out in entry.get("outs", [])},
+        }
+        for name, entry in stages.items()
+    }
+
+
+def compare_locks(committed: dict, reproduced: dict) -> list[Finding]:
+    """Findings at their root: a changed input means a stale lock; a changed output alone, nondeterminism."""
+    produced = {path for entry in reproduced.values() for path in entry["outs"]}
+    findings = [
+        Finding(name, "dvc.lock", "stage is missing from dvc.lock", "stale")
+        for name in reproduced
+        if name not in committed
+    ]
+    findings += [
+        Finding(name, "dvc.yaml", "stage in dvc.lock no longer exists", "stale")
+        for name in committed
+        if name not in reproduced
+    ]
+    for name in reproduced.keys() & committed.keys():
+        old, new = committed[name], reproduced[name]
+        stale = _changed(old["deps"], new["deps"], skip=produced) + _changed(old["params"], new["params"])
+        findings += [Finding(name, key, "changed since dvc.lock was written", "stale") for key in stale]
+        if stale or _changed(old["deps"], new["deps"]):
+            continue  # outputs follow from changed inputs; the root cause is reported where it is
+        findings += [
+            Finding(
+                name,
+                path,
+                f"differs from dvc.lock (md5 {_short(old['outs'].get(path))} → "
+                f"{_short(md5)}) although the stage's code, params and data are unchanged: "
+                "the stage is nondeterministic, or the committed output was edited by hand",
+                "nondeterministic",
+            )
+            for path, md5 in new["outs"].items()
+            if old["outs"].get(path) != md5
+        ]
+    return sorted(findings, key=lambda finding: (finding.stage, finding.path))
+
+
+def _changed(old: dict, new: dict, skip: set[str] = frozenset()) -> list[str]:
+    return [
+        key for key in sorted(old.keys() | new.keys()) if key not in skip and old.get(key) != new.get(key)
+    ]
+
+
+def _short(md5: str | None) -> str:
+    return md5[:8] if md5 else "none"
+
+
+def flatten(document: dict, prefix: str = "") -> dict[str, float]:
+    """Numeric leaves of a nested metrics document, keyed `a.b.c`."""
+    leaves = {}
+    for key, value in document.items():
+        if isinstance(value, dict):
+            leaves |= flatten(value, f"{prefix}{key}.")
+        elif isinstance(value, int | float) and not isinstance(value, bool):
+            leaves[f"{prefix}{key}"] = float(value)
+    return leaves
+
+
+def metric_differences(expected: dict[str, float], actual: dict[str, float], tolerance: float) -> list[str]:
+    """Metrics that are missing or differ by more than `tolerance`, one line each."""
+    lines = []
+    for key in sorted(expected.keys() | actual.keys()):
+        a, b = expected.get(key), actual.get(key)
+        if a is None or b is None or abs(a - b) > tolerance:
+            lines.append(f"{key}: {a} → {b}")
+    return lines
+
+
+class Clone:
+    """A clean clone of HEAD in a temporary folder, where commands run."""
+
+    def __init__(self, source: Path, root: Path) -> None:
+        self.path = root / "repo"
+        git("clone", "--quiet", "--no-hardlinks", str(source), str(self.path), cwd=root)
+
+    def sh(
+        self, *args: str, env: dict[str, str] | None = None, check: bool = True
+    ) -> subprocess.CompletedProcess:
+        result = subprocess.run(args, cwd=self.path, capture_output=True, text=True, env=env)
+        if check and result.returncode != 0:
+            raise UserError(
+                f"`{' '.join(args)}` failed in the clean clone:\n{result.stderr or result.stdout}"
+            )
+        return result
+
+    def lock(self) -> dict:
+        return parse_lock((self.path / "dvc.lock").read_text())
+
+    def metrics(self) -> dict[str, float]:
+        shown = json.loads(self.sh("dvc", "metrics", "show", "--json").stdout)
+        files = shown.get("", {}).get("data", {})
+        return {
+            f"{path}:{key}": value
+            for path, entry in files.items()
+            for key, value in flatten(entry.get("data", {})).items()
+        }
+
+    def committed_metrics(self) -> dict[str, float]:
+        leaves = {}
+        for path in self.metrics_paths():
+            shown = self.sh("git", "show", f"HEAD:{path}", check=False)
+            if shown.returncode == 0:
+                leaves |= {f"{path}:{key}": value for key, value in flatten(json.loads(shown.stdout)).items()}
+        return leaves
+
+    def metrics_paths(self) -> list[str]:
+        shown = json.loads(self.sh("dvc", "metrics", "show", "--json").stdout)
+        return sorted(shown.get("", {}).get("data", {}))
+
+
+def git(*args: str, cwd: Path) -> str:
+    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
+    if result.returncode != 0:
+        raise UserError(f"`git {' '.join(args)}` failed: {result.stderr.strip()}")
+    return result.stdout
+
+
+def check_lock(clone: Clone, committed: dict, tolerance: float | None) -> list[Finding]:
+    """Step 2-3: `dvc repro` from nothing, then compare every hash with the committed dvc.lock."""
+    clone.sh("dvc", "repro", "--quiet")
+    findings = compare_locks(committed, clone.lock())
+    if clone.sh("dvc", "status", "--quiet", check=False).returncode != 0:
+        findings.append(Finding("(all)", "dvc status", "not up to date after `dvc repro`", "stale"))
+    if tolerance is None:
+        return findings
+    return tolerate(findings, clone.committed_metrics(), clone.metrics(), tolerance)
+
+
+def tolerate(findings: list[Finding], expected: dict, actual: dict, tolerance: float) -> list[Finding]:
+    """Across machines: accept model and eval outputs that differ if every metric is within tolerance."""
+    differences = metric_differences(expected, actual, tolerance)
+    kept = []
+    for finding in findings:
+        nondeterministic = finding.kind == "nondeterministic" and not finding.path.startswith(DATA_PREFIX)
+        if nondeterministic and not differences:
+            print(f"tolerated: stage {finding.stage}, {finding.path} differs; metrics within {tolerance}")
+        else:
+            kept.append(finding)
+    kept += [
+        Finding("(metrics)", line.split(":")[0], f"beyond tolerance {tolerance}: {line}", "nondeterministic")
+        for line in differences
+    ]
+    return kept
+
+
+def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
+    """Step 4: rerun training onwards in a new process with another thread count and hash seed."""
+    first, first_metrics = clone.lock(), clone.metrics()
+    threads = str(max(2, os.cpu_count() or 2))
+    env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONHASHSEED": "12345"}
+    clone.sh("dvc", "repro", "--quiet", "--force", "--downstream", REPEAT_FROM, env=env)
+    findings = [
+        Finding(f.stage, f.path, f"differs between two runs (1 thread, then {threads} threads)", f.kind)
+        for f in compare_locks(first, clone.lock())
+    ]
+    if tolerance is None:
+        return findings
+    return tolerate(findings, first_metrics, clone.metrics(), tolerance)
+
+
+def experiment_metrics(clone: Clone) -> dict[str, dict[str, float]]:
+    """Run `python -m stages.experiments` and return each experiment's numeric metrics."""
+    clone.sh(sys.executable, "-m", "stages.experiments")
+    shown = json.loads(clone.sh("dvc", "exp", "show", "--json").stdout)
+    return {
+        rev["name"]: {
+            f"{path}:{key}": value
+            for path, entry in rev["data"]["metrics"].items()
+            for key, value in flatten(entry.get("data", {})).items()
+        }
+        for baseline in shown
+        for branch in baseline.get("experiments") or []
+        for rev in branch["revs"]
+        if rev.get("name")
+    }
+
+
+def check_experiments(clone: Clone, tolerance: float | None) -> list[Finding]:
+    """Step 5: run the named experiments twice, recomputing every stage, and compare their metrics."""
+    first = experiment_metrics(clone)
+    shutil.rmtree(clone.path / ".dvc" / "cache" / "runs", ignore_errors=True)  # no restoring: recompute
+    second = experiment_metrics(clone)
+    findings = []
+    for name in sorted(first.keys() | second.keys()):
+        for line in metric_differences(first.get(name, {}), second.get(name, {}), tolerance or 0.0):
+            findings.append(Finding(name, "metrics", f"differs between two runs: {line}", "nondeterministic"))
+    return findings
+
+
+def run_steps(clone: Clone, tolerance: float | None, skip_experiments: bool) -> list[Finding]:
+    """Steps 2 to 5 in order; a lock that does not reproduce stops the later steps."""
+    committed = clone.lock()
+    steps = [
+        (
+            "dvc repro from nothing, against the committed dvc.lock",
+            lambda: check_lock(clone, committed, tolerance),
+        ),
+        (
+            f"`{REPEAT_FROM}` onwards again, in a new process with other threads",
+            lambda: check_repeat(clone, tolerance),
+        ),
+    ]
+    if not skip_experiments:
+        steps.append(("the named experiments, twice", lambda: check_experiments(clone, tolerance)))
+    for number, (title, step) in enumerate(steps, start=1):
+        print(f"[{number}/{len(steps)}] {title}", flush=True)
+        if findings := step():
+            return findings  # later steps would compare runs of code that already fails
+    return []
+
+
+def main() -> None:
+    """Run every step and print what differs; exit 1 if anything does."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument(
+        "--tolerance",
+        type=float,
+        default=None,
+        help="across machines: data outputs still bitwise, metrics within this absolute tolerance",
+    )
+    parser.add_argument("--skip-experiments", action="store_true", help="skip step 5 (the named experiments)")
+    args = parser.parse_args()
+    if args.tolerance is not None and args.tolerance < 0:
+        raise UserError(f"--tolerance {args.tolerance}: must be 0 or more")
+    source = Path(git("rev-parse", "--show-toplevel", cwd=Path.cwd()).strip())
+    if git("status", "--porcelain", "--untracked-files=no", cwd=source).strip():
+        print("note: uncommitted changes are not checked; the check uses HEAD only", file=sys.stderr)
+    with tempfile.TemporaryDirectory(prefix="repro-check-") as root:
+        findings = run_steps(Clone(source, Path(root)), args.tolerance, args.skip_experiments)
+    if findings:
+        report = "\n".join(str(finding) for finding in findings)
+        raise UserError(f"reproducibility check failed ({len(findings)} finding(s)):\n{report}")
+    print(
+        "reproducibility check passed" + ("" if args.tolerance is None else f" (tolerance {args.tolerance})")
+    )
+
+
+if __name__ == "__main__":
+    run(main)
