@@ -209,9 +209,9 @@ def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
     return tolerate(findings, first_metrics, clone.metrics(), tolerance)
 
 
-def experiment_metrics(clone: Clone) -> dict[str, dict[str, float]]:
-    """Run `python -m stages.experiments` and return each experiment's numeric metrics."""
-    clone.sh(sys.executable, "-m", "stages.experiments")
+def experiment_metrics(clone: Clone, names: list[str]) -> dict[str, dict[str, float]]:
+    """Run `python -m stages.experiments` (all, or `names`) and return each experiment's numeric metrics."""
+    clone.sh(sys.executable, "-m", "stages.experiments", *names)
     shown = json.loads(clone.sh("dvc", "exp", "show", "--json").stdout)
     return {
         rev["name"]: {
@@ -226,11 +226,11 @@ def experiment_metrics(clone: Clone) -> dict[str, dict[str, float]]:
     }
 
 
-def check_experiments(clone: Clone, tolerance: float | None) -> list[Finding]:
+def check_experiments(clone: Clone, tolerance: float | None, names: list[str]) -> list[Finding]:
     """Step 5: run the named experiments twice, recomputing every stage, and compare their metrics."""
-    first = experiment_metrics(clone)
+    first = experiment_metrics(clone, names)
     shutil.rmtree(clone.path / ".dvc" / "cache" / "runs", ignore_errors=True)  # no restoring: recompute
-    second = experiment_metrics(clone)
+    second = experiment_metrics(clone, names)
     findings = []
     for name in sorted(first.keys() | second.keys()):
         for line in metric_differences(first.get(name, {}), second.get(name, {}), tolerance or 0.0):
@@ -238,7 +238,7 @@ def check_experiments(clone: Clone, tolerance: float | None) -> list[Finding]:
     return findings
 
 
-def run_steps(clone: Clone, tolerance: float | None, skip_experiments: bool) -> list[Finding]:
+def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | None) -> list[Finding]:
     """Steps 2 to 5 in order; a lock that does not reproduce stops the later steps."""
     committed = clone.lock()
     steps = [
@@ -251,8 +251,10 @@ def run_steps(clone: Clone, tolerance: float | None, skip_experiments: bool) -> 
             lambda: check_repeat(clone, tolerance),
         ),
     ]
-    if not skip_experiments:
-        steps.append(("the named experiments, twice", lambda: check_experiments(clone, tolerance)))
+    if experiments is not None:
+        steps.append(
+            ("the named experiments, twice", lambda: check_experiments(clone, tolerance, experiments))
+        )
     for number, (title, step) in enumerate(steps, start=1):
         print(f"[{number}/{len(steps)}] {title}", flush=True)
         if findings := step():
@@ -270,6 +272,13 @@ def main() -> None:
         help="across machines: data outputs still bitwise, metrics within this absolute tolerance",
     )
     parser.add_argument("--skip-experiments", action="store_true", help="skip step 5 (the named experiments)")
+    parser.add_argument(
+        "--experiment",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="in step 5, run only this experiment (repeatable; default: all)",
+    )
     args = parser.parse_args()
     if args.tolerance is not None and args.tolerance < 0:
         raise UserError(f"--tolerance {args.tolerance}: must be 0 or more")
@@ -277,13 +286,13 @@ def main() -> None:
     if git("status", "--porcelain", "--untracked-files=no", cwd=source).strip():
         print("note: uncommitted changes are not checked; the check uses HEAD only", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="repro-check-") as root:
-        findings = run_steps(Clone(source, Path(root)), args.tolerance, args.skip_experiments)
+        experiments = None if args.skip_experiments else args.experiment
+        findings = run_steps(Clone(source, Path(root)), args.tolerance, experiments)
     if findings:
         report = "\n".join(str(finding) for finding in findings)
         raise UserError(f"reproducibility check failed ({len(findings)} finding(s)):\n{report}")
-    print(
-        "reproducibility check passed" + ("" if args.tolerance is None else f" (tolerance {args.tolerance})")
-    )
+    mode = "strict" if args.tolerance is None else f"tolerance {args.tolerance}"
+    print(f"reproducibility check passed ({mode})")
 
 
 if __name__ == "__main__":

@@ -1,0 +1,164 @@
+"""The reproducibility check: unit pieces, then each failure mode made real in a temporary repository."""
+
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import commit_all, copy_repo, sh
+
+from stages.check import Finding, compare_locks, flatten, metric_differences, parse_lock
+
+LOCK = {
+    "generate": {
+        "deps": {"stages/generate.py": "a1"},
+        "params": {"data.seed": 0},
+        "outs": {"data/raw.csv": "b1"},
+    },
+    "split": {
+        "deps": {"data/raw.csv": "b1", "stages/split.py": "c1"},
+        "params": {},
+        "outs": {"data/val.csv": "d1"},
+    },
+}
+
+
+def changed(*changes: tuple[str, str, str, str]) -> dict:
+    """LOCK with each (stage, deps|params|outs, key, new value) applied."""
+    lock = json.loads(json.dumps(LOCK))
+    for stage, part, key, value in changes:
+        lock[stage][part][key] = value
+    return lock
+
+
+def test_identical_locks_have_no_findings():
+    assert compare_locks(LOCK, LOCK) == []
+
+
+def test_changed_code_is_a_stale_lock():
+    findings = compare_locks(LOCK, changed(("generate", "deps", "stages/generate.py", "a2")))
+    assert [(f.stage, f.path, f.kind) for f in findings] == [("generate", "stages/generate.py", "stale")]
+    assert "run `dvc repro` and commit dvc.lock" in str(findings[0])
+
+
+def test_changed_output_with_same_inputs_is_nondeterminism_reported_at_its_root():
+    reproduced = changed(
+        ("generate", "outs", "data/raw.csv", "b2"),
+        ("split", "deps", "data/raw.csv", "b2"),
+        ("split", "outs", "data/val.csv", "d2"),
+    )
+    findings = compare_locks(LOCK, reproduced)
+    assert [(f.stage, f.path, f.kind) for f in findings] == [("generate", "data/raw.csv", "nondeterministic")]
+
+
+def test_metrics_compare_within_tolerance():
+    expected = flatten({"val": {"accuracy": 0.9, "f1": 0.8}, "n_params": 17})
+    assert expected == {"val.accuracy": 0.9, "val.f1": 0.8, "n_params": 17.0}
+    assert metric_differences(expected, {**expected, "val.f1": 0.8000001}, 1e-6) == []
+    assert metric_differences(expected, {**expected, "val.f1": 0.81}, 1e-6) == ["val.f1: 0.8 → 0.81"]
+
+
+def test_committed_lock_parses():
+    lock = parse_lock(Path("dvc.lock").read_text())
+    assert set(lock) == {"generate", "split", "train", "evaluate"}
+    assert lock["train"]["params"]["train.loss"] == "bce"
+    assert "models/model.safetensors" in lock["train"]["outs"]
+    assert isinstance(Finding("s", "p", "x", "stale"), Finding)
+
+
+# End to end: a small committed baseline, then one failure mode per test.
+
+
+@pytest.fixture(scope="module")
+def baseline(tmp_path_factory) -> Path:
+    """The project with few epochs, reproduced and committed, so its dvc.lock is consistent."""
+    repo = copy_repo(tmp_path_factory.mktemp("baseline"))
+    for name, section in (("params.yaml", None), ("experiments.yaml", "defaults")):
+        document = yaml.safe_load((repo / name).read_text())
+        (document[section] if section else document)["train"]["epochs"] = 5
+        (repo / name).write_text(yaml.safe_dump(document, sort_keys=False))
+    sh(repo, "dvc", "repro", "--quiet")
+    commit_all(repo, "baseline with few epochs")
+    return repo
+
+
+@pytest.fixture
+def work(baseline, tmp_path) -> Path:
+    """A working copy of the baseline, with its DVC cache, to break in one way."""
+    copy = tmp_path / "work"
+    shutil.copytree(baseline, copy, symlinks=True)
+    return copy
+
+
+def check(repo: Path, *args: str):
+    return sh(repo, "python", "-m", "stages.check", *args, check=False)
+
+
+@pytest.mark.e2e
+def test_passes_on_a_clean_clone(work):
+    result = check(work, "--experiment", "nb1-bce")
+    assert result.returncode == 0, result.stderr
+    assert "[3/3] the named experiments, twice" in result.stdout
+    assert "reproducibility check passed (strict)" in result.stdout
+
+
+@pytest.mark.e2e
+def test_catches_code_committed_without_its_lock(work):
+    train = work / "stages" / "train.py"
+    train.write_text(train.read_text() + "\n# a change committed without `dvc repro`\n")
+    commit_all(work, "change train without dvc repro")
+    result = check(work, "--skip-experiments")
+    assert result.returncode == 2
+    assert "stage train, stages/train.py: changed since dvc.lock was written" in result.stderr
+    assert "fix: run `dvc repro` and commit dvc.lock" in result.stderr
+
+
+@pytest.mark.e2e
+def test_catches_a_stage_made_nondeterministic(work):
+    generate = work / "stages" / "generate.py"
+    source = generate.read_text().replace(
+        "x = rng.standard_normal((n_samples, n_features))",
+        "x = np.random.default_rng().standard_normal((n_samples, n_features))",  # unseeded on purpose
+    )
+    generate.write_text(source)
+    sh(work, "dvc", "repro", "--quiet")
+    commit_all(work, "generate without a seed, lock updated")
+    result = check(work, "--skip-experiments")
+    assert result.returncode == 2
+    assert "stage generate, data/raw.csv: differs from dvc.lock" in result.stderr
+    assert "the stage is nondeterministic" in result.stderr and "seed every source" in result.stderr
+
+
+@pytest.mark.e2e
+def test_catches_a_tampered_output(work):
+    raw = work / "data" / "raw.csv"
+    lines = raw.read_text().splitlines()
+    lines[1] = "9" + lines[1][1:]
+    raw.unlink()  # the workspace file may be a link into the cache
+    raw.write_text("\n".join(lines) + "\n")
+    sh(work, "dvc", "commit", "--force", "--quiet", "generate")
+    commit_all(work, "hand-edited data committed")
+    result = check(work, "--skip-experiments")
+    assert result.returncode == 2
+    assert "stage generate, data/raw.csv: differs from dvc.lock" in result.stderr
+    assert "edited by hand" in result.stderr
+
+
+@pytest.mark.e2e
+def test_tolerance_accepts_a_slightly_different_model_but_not_data(work):
+    # Another machine's model: tiny weight changes; metrics equal to 6 digits.
+    from safetensors.torch import load_file, save_file
+
+    model = work / "models" / "model.safetensors"
+    tensors = {name: tensor + 1e-7 for name, tensor in load_file(model).items()}
+    model.unlink()
+    save_file(tensors, model)
+    sh(work, "dvc", "commit", "--force", "--quiet", "train")
+    commit_all(work, "model from another machine")
+    strict = check(work, "--skip-experiments")
+    assert strict.returncode == 2 and "models/model.safetensors: differs from dvc.lock" in strict.stderr
+    tolerant = check(work, "--skip-experiments", "--tolerance", "1e-3")
+    assert tolerant.returncode == 0, tolerant.stderr
+    assert "tolerated: stage train, models/model.safetensors differs" in tolerant.stdout
+    assert "reproducibility check passed (tolerance 0.001)" in tolerant.stdout
