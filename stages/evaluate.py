@@ -10,19 +10,22 @@ from sklearn import metrics as sk
 from stages.cli import UserError, parse_paths, run
 from stages.io import Dataset, read_splits, write_atomic, write_json, write_table
 from stages.model import count_params, load_model, predict
-from stages.params import ModelParams, TrainParams, load_section
+from stages.params import DataParams, ModelParams, TrainParams, load_section
 
 # The training objective of each loss, computed by scikit-learn: BCE is log loss, MSE is the Brier score.
 OBJECTIVES = {"bce": sk.log_loss, "mse": sk.brier_score_loss}
 THRESHOLD = 0.5
 
 
-def noise_ceiling_accuracy(data: Dataset) -> float:
-    """Best reachable accuracy: how often the clean label, a perfect guess, matches the noisy one."""
-    return float(np.mean(data.y == data.y_clean))
+def noise_ceiling_accuracy(data: Dataset, synthetic: bool = True) -> float | None:
+    """Best reachable accuracy: how often the clean label, a perfect guess, matches the noisy one.
+
+    Real data has no known clean labels, so no ceiling: None.
+    """
+    return float(np.mean(data.y == data.y_clean)) if synthetic else None
 
 
-def classification_metrics(data: Dataset, prob: np.ndarray) -> dict[str, float]:
+def classification_metrics(data: Dataset, prob: np.ndarray, synthetic: bool = True) -> dict[str, float]:
     """Validation metrics that mean the same whichever loss trained the model."""
     predicted = (prob >= THRESHOLD).astype(np.int64)
     return {
@@ -31,19 +34,26 @@ def classification_metrics(data: Dataset, prob: np.ndarray) -> dict[str, float]:
         "f1": sk.f1_score(data.y, predicted),
         "log_loss": sk.log_loss(data.y, prob, labels=[0, 1]),
         "brier": sk.brier_score_loss(data.y, prob),
-        "noise_ceiling_accuracy": noise_ceiling_accuracy(data),
+        "noise_ceiling_accuracy": noise_ceiling_accuracy(data, synthetic),
     }
 
 
 def evaluate(
-    n_params: int, loss: str, train: Dataset, val: Dataset, train_prob: np.ndarray, val_prob: np.ndarray
+    n_params: int,
+    loss: str,
+    train: Dataset,
+    val: Dataset,
+    train_prob: np.ndarray,
+    val_prob: np.ndarray,
+    synthetic: bool = True,
 ) -> dict:
     """The metrics document: size, the training objective on both splits, and validation metrics."""
     objective = OBJECTIVES[loss]
+    validation = classification_metrics(val, val_prob, synthetic)
     return {
         "n_params": n_params,
         "train": {"loss": float(objective(train.y, train_prob))},
-        "val": {"loss": float(objective(val.y, val_prob)), **classification_metrics(val, val_prob)},
+        "val": {"loss": float(objective(val.y, val_prob)), **validation},
     }
 
 
@@ -100,17 +110,20 @@ def main() -> None:
     args = parse_paths(
         __doc__, "model", "train", "val", "history", "metrics", "roc", "confusion", "loss-plot"
     )
-    hidden = load_section(args.params, "model", ModelParams).hidden
+    m = load_section(args.params, "model", ModelParams)
+    d = load_section(args.params, "data", DataParams)
     loss = load_section(args.params, "train", TrainParams).loss
     train, val = read_splits(args.train, args.val)
     history = read_history(args.history)
-    model = load_model(args.model, train.x.shape[1], hidden)
+    model = load_model(args.model, train.x.shape[1], m.hidden, m.activation, m.dropout, d.standardize)
     train_prob = predict(model, torch.from_numpy(train.x)).double().numpy()
     val_prob = predict(model, torch.from_numpy(val.x)).double().numpy()
     write_roc(args.roc, val, val_prob)
     write_confusion(args.confusion, val, val_prob)
     plot_history(args.loss_plot, history, loss)
-    write_json(args.metrics, evaluate(count_params(model), loss, train, val, train_prob, val_prob))
+    synthetic = d.source == "synthetic"
+    document = evaluate(count_params(model), loss, train, val, train_prob, val_prob, synthetic)
+    write_json(args.metrics, document)
 
 
 if __name__ == "__main__":

@@ -21,11 +21,14 @@ MAX_WORKER_RESTARTS = 5
 HIDDEN_COLUMNS = r"^(Created|State|Executor)$|^(stages|data|models)/"
 
 
-def load_experiments(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
-    """Each experiment's full params: `defaults` updated section by section, then validated."""
+def load_experiments(path: Path, everything: bool = False) -> dict[str, dict[str, dict[str, Any]]]:
+    """Each experiment's full params (`experiments`, and `next_experiments` with `everything`):
+    `defaults` updated section by section, then validated."""
     try:
         document = yaml.safe_load(path.read_text())
-        defaults, experiments = document["defaults"], document["experiments"]
+        defaults, experiments = document["defaults"], dict(document["experiments"])
+        if everything:
+            experiments |= document.get("next_experiments") or {}
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except (yaml.YAMLError, TypeError, KeyError) as error:
@@ -141,15 +144,16 @@ def comparison_table() -> str:
 
 
 def main() -> None:
-    """Run all experiments (or those named), print the comparison, exit 1 if any failed."""
+    """Run the notebooks (or all, or those named), print the comparison, exit 1 if any failed."""
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("names", nargs="*", help="experiments to run (default: all)")
+    parser.add_argument("names", nargs="*", help="experiments to run (default: the three notebooks)")
+    parser.add_argument("--all", action="store_true", help="also run next_experiments (nb4 to nb7)")
     parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel queue workers")
     args = parser.parse_args()
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be 1 or more")
-    experiments = load_experiments(args.file)
+    experiments = load_experiments(args.file, everything=args.all or bool(args.names))
     if unknown := [name for name in args.names if name not in experiments]:
         raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
     chosen = {name: experiments[name] for name in args.names or experiments}

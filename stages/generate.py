@@ -1,4 +1,4 @@
-"""Stage generate: seeded synthetic binary-classification data with a known amount of label noise."""
+"""Stage generate: seeded synthetic data with a known amount of label noise, or a real dataset."""
 
 import numpy as np
 
@@ -28,11 +28,23 @@ def generate(seed: int, n_samples: int, n_features: int, noise: float) -> Datase
     return Dataset(x=x, y=y, y_clean=y_clean)
 
 
+def load_real(source: str) -> Dataset:
+    """A dataset that scikit-learn ships inside its package. Its clean labels are unknown: y_clean = y."""
+    from sklearn import datasets
+
+    x, y = getattr(datasets, f"load_{source}")(return_X_y=True)
+    return Dataset(x=x.astype(np.float32), y=y.astype(np.int64), y_clean=y.astype(np.int64))
+
+
 def main() -> None:
     """Read the `data` params and write the dataset to --out."""
     args = parse_paths(__doc__, "out")
     p = load_section(args.params, "data", DataParams)
-    write_dataset(args.out, generate(p.seed, p.n_samples, p.n_features, p.noise))
+    if p.source == "synthetic":
+        data = generate(p.seed, p.n_samples, p.n_features, p.noise)
+    else:
+        data = load_real(p.source)
+    write_dataset(args.out, data)
 
 
 if __name__ == "__main__":

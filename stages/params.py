@@ -3,6 +3,8 @@
 import dataclasses
 import difflib
 import math
+import types
+import typing
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -19,20 +21,38 @@ def _rule(
     open_low: bool = False,
     open_high: bool = False,
     choices: tuple[str, ...] = (),
+    nullable: bool = False,
 ) -> Any:
     """Declare a field's allowed values: an interval (open or closed at each end) or choices."""
     bounds = {"low": low, "high": high, "open_low": open_low, "open_high": open_high}
-    return field(metadata={**bounds, "choices": choices})
+    return field(metadata={**bounds, "choices": choices, "nullable": nullable})
+
+
+REAL_SOURCES = ("breast_cancer",)  # shipped inside scikit-learn: no download
 
 
 @dataclass(frozen=True)
 class DataParams:
-    """Synthetic data: read by the generate stage."""
+    """Where the rows come from (generate), and whether train standardises the features."""
 
-    seed: int = _rule(0)
-    n_samples: int = _rule(20)
-    n_features: int = _rule(2)
-    noise: float = _rule(0.0, 0.5, open_high=True)
+    source: str = _rule(choices=("synthetic", *REAL_SOURCES))
+    seed: int | None = _rule(0, nullable=True)
+    n_samples: int | None = _rule(20, nullable=True)
+    n_features: int | None = _rule(2, nullable=True)
+    noise: float | None = _rule(0.0, 0.5, open_high=True, nullable=True)
+    standardize: bool = _rule()
+
+    SYNTHETIC_ONLY = ("seed", "n_samples", "n_features", "noise")
+
+    def check(self, where: str) -> None:
+        """Synthetic data needs its four params; a real dataset brings its own rows and features."""
+        for key in self.SYNTHETIC_ONLY:
+            value = getattr(self, key)
+            if self.source == "synthetic" and value is None:
+                raise UserError(f"{where}.{key}: required for synthetic data")
+            if self.source != "synthetic" and value is not None:
+                raise UserError(f"{where}.{key} = {value}: only for synthetic data; {self.source} brings "
+                                "its own rows and features, so set it to null")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -47,7 +67,9 @@ class SplitParams:
 class ModelParams:
     """MLP architecture: read by train and evaluate."""
 
-    hidden: int = _rule(1)
+    hidden: tuple[int, ...] = _rule(1)  # widths; a single number means one hidden layer
+    activation: str = _rule(choices=("relu", "tanh", "leaky_relu"))
+    dropout: float = _rule(0.0, 1.0, open_high=True)
 
 
 @dataclass(frozen=True)
@@ -97,7 +119,10 @@ def parse_section(raw: dict[str, Any], schema: type[Section], where: str) -> Sec
         if spec.name not in raw:
             raise UserError(f"{where}.{spec.name}: required key is missing")
         values[spec.name] = _check(raw[spec.name], spec, f"{where}.{spec.name}")
-    return schema(**values)
+    section = schema(**values)
+    if hasattr(section, "check"):
+        section.check(where)
+    return section
 
 
 def _reject_unknown(raw: dict, known: list[str], where: str, kind: str) -> None:
@@ -115,15 +140,42 @@ def _names(schema: type) -> list[str]:
 
 
 def _check(value: Any, spec: dataclasses.Field, where: str) -> Any:
-    rule = spec.metadata
+    rule, kind = spec.metadata, _kind(spec.type)
+    if value is None and rule["nullable"]:
+        return None
+    if kind is bool:
+        if not isinstance(value, bool):
+            raise UserError(f"{where} = {_short(value)}: expected true or false")
+        return value
+    if kind == tuple[int, ...]:
+        return _as_widths(value, rule, where)
     if rule["choices"]:
         if value not in rule["choices"]:
             raise UserError(f"{where} = {_short(value)}: must be one of {', '.join(rule['choices'])}")
         return value
-    number = _as_number(value, spec.type, where)
+    return _number(value, kind, rule, where)
+
+
+def _kind(annotation: Any) -> Any:
+    """The type a value must have: `int` for `int | None`."""
+    if isinstance(annotation, types.UnionType):
+        return next(arg for arg in typing.get_args(annotation) if arg is not type(None))
+    return annotation
+
+
+def _number(value: Any, kind: type, rule: dict[str, Any], where: str) -> int | float:
+    number = _as_number(value, kind, where)
     if not _inside(number, rule):
         raise UserError(f"{where} = {_short(value)}: must be in {_describe(rule)}")
     return number
+
+
+def _as_widths(value: Any, rule: dict[str, Any], where: str) -> tuple[int, ...]:
+    """Layer widths: one number, or a non-empty list of numbers, each checked like an int field."""
+    items = value if isinstance(value, list) else [value]
+    if not items:
+        raise UserError(f"{where} = []: give at least one hidden layer width")
+    return tuple(_number(item, int, rule, where) for item in items)
 
 
 def _inside(number: float, rule: dict[str, Any]) -> bool:

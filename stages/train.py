@@ -11,7 +11,7 @@ from torch import nn
 from stages.cli import UserError, parse_paths, run
 from stages.io import Dataset, read_splits, write_table
 from stages.model import build_mlp, save_model
-from stages.params import ModelParams, TrainParams, load_section
+from stages.params import DataParams, ModelParams, TrainParams, load_section
 
 LOSSES = {"bce": nn.functional.binary_cross_entropy, "mse": nn.functional.mse_loss}
 
@@ -76,17 +76,22 @@ def train(
     train_data: Dataset,
     val_data: Dataset,
     *,
-    hidden: int,
+    hidden: int | tuple[int, ...],
     loss: str,
     lr: float,
     weight_decay: float,
     epochs: int,
     batch_size: int,
     seed: int,
+    activation: str = "relu",
+    dropout: float = 0.0,
+    standardize: bool = False,
 ) -> tuple[nn.Module, History]:
     """Build the MLP from `seed` and fit it; the same inputs give the same weights, bit for bit."""
     torch.manual_seed(seed)
-    model = build_mlp(train_data.x.shape[1], hidden)
+    model = build_mlp(train_data.x.shape[1], hidden, activation, dropout, standardize)
+    if standardize:
+        model[0].fit(train_data.x)  # statistics of the training split alone
     history = fit(
         model,
         train_data,
@@ -109,26 +114,21 @@ def write_history(path, history: History) -> None:
 
 
 def main() -> None:
-    """Read `model` and `train` params, --train and --val; write --model and --history."""
+    """Read `model`, `train` and `data.standardize` params, --train and --val; write --model and --history."""
     args = parse_paths(__doc__, "train", "val", "model", "history")
     m = load_section(args.params, "model", ModelParams)
     t = load_section(args.params, "train", TrainParams)
+    standardize = load_section(args.params, "data", DataParams).standardize
     train_data, val_data = read_splits(args.train, args.val)
     # Tiny layers: one thread is fastest. OMP_NUM_THREADS may ask for more; results must not change
     # (`python -m stages.check` proves it by training again with more threads).
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     torch.use_deterministic_algorithms(True)
     model, history = train(
-        train_data,
-        val_data,
-        hidden=m.hidden,
-        loss=t.loss,
-        lr=t.lr,
-        weight_decay=t.weight_decay,
-        epochs=t.epochs,
-        batch_size=t.batch_size,
-        seed=t.seed,
-    )
+        train_data, val_data, hidden=m.hidden, activation=m.activation, dropout=m.dropout,
+        standardize=standardize, loss=t.loss, lr=t.lr, weight_decay=t.weight_decay,
+        epochs=t.epochs, batch_size=t.batch_size, seed=t.seed,
+    )  # fmt: skip
     save_model(model, args.model)
     write_history(args.history, history)
 

@@ -189,6 +189,13 @@ CASES = [
     ("negative L2", TRAIN, param("train.weight_decay", -0.1), r"train\.weight_decay = -0\.1: must be in \[0\.0, inf\)"),
     ("misspelt L2", TRAIN, rename("train.weight_decay", "weigth_decay"), r"did you mean 'weight_decay'"),
     ("missing section", TRAIN, drop("train"), r"params\.yaml: train: missing section"),
+    ("synthetic param on real data", GENERATE, param("data.source", "breast_cancer"), r"data\.seed = 0: only for synthetic data; breast_cancer brings its own rows"),
+    ("unknown data source", GENERATE, param("data.source", "mnist"), r"data\.source = 'mnist': must be one of synthetic, breast_cancer"),
+    ("standardize in words", TRAIN, param("data.standardize", "yes"), r"data\.standardize = 'yes': expected true or false"),
+    ("no hidden layers", TRAIN, param("model.hidden", []), r"model\.hidden = \[\]: give at least one hidden layer width"),
+    ("certain dropout", TRAIN, param("model.dropout", 1), r"model\.dropout = 1: must be in \[0\.0, 1\.0\)"),
+    ("unknown activation", TRAIN, param("model.activation", "sigmoid"), r"model\.activation = 'sigmoid': must be one of relu, tanh, leaky_relu"),
+    ("model with other layers", EVALUATE, param("model.hidden", [4, 4]), r"do not fit a 2→4→4→1 MLP"),
     ("loss in capitals", EVALUATE, param("train.loss", "MSE"), r"train\.loss = 'MSE': must be one of bce, mse"),
     # data files
     ("raw data missing", SPLIT, delete("data/raw.csv"), r"data/raw\.csv: file not found; run `dvc repro` \(or `dvc pull`\)"),
@@ -205,7 +212,7 @@ CASES = [
     ("model corrupt", EVALUATE, write("models/model.safetensors", b"\x20\x00\x00\x00\x00\x00\x00\x00{not json"), r"corrupt model file"),
     ("model truncated", EVALUATE, truncate("models/model.safetensors"), r"corrupt model file"),
     ("model is a pickle", EVALUATE, write("models/model.safetensors", pickle.dumps(ExecutesOnLoad())), r"corrupt model file"),
-    ("model of another size", EVALUATE, param("model.hidden", 5), r"do not fit a 2→5→1 MLP \(model\.hidden in params\.yaml\)"),
+    ("model of another size", EVALUATE, param("model.hidden", 5), r"do not fit a 2→5→1 MLP \(model and data params in params\.yaml\)"),
     ("history missing", EVALUATE, delete("models/history.csv"), r"models/history\.csv: missing or corrupt.*dvc repro train"),
     ("history garbage", EVALUATE, write("models/history.csv", "epoch,train_loss,val_loss\n1,abc,0.5\n"), r"models/history\.csv: missing or corrupt"),
     # command-line arguments

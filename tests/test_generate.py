@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stages.generate import generate, hidden_rule
+from stages.generate import generate, hidden_rule, load_real
 
 
 def test_same_seed_gives_identical_data():
@@ -29,3 +29,9 @@ def test_rule_matches_its_documented_formula():
     x = np.array([[0.0, 0.0], [2.0, 0.0], [-2.0, 1.5], [0.5, -0.2]], dtype=np.float32)
     # v > |u| - 0.7707 with u = x0, v = x1
     assert hidden_rule(x).tolist() == [1, 0, 1, 1]
+
+
+def test_real_dataset_loads_offline_from_scikit_learn():
+    data = load_real("breast_cancer")
+    assert data.x.shape == (569, 30) and data.x.dtype == np.float32
+    assert set(np.unique(data.y)) == {0, 1} and np.array_equal(data.y, data.y_clean)

@@ -1,7 +1,9 @@
 """The MLP: parameter counts, and a pickle-free, deterministic file format."""
 
+import numpy as np
 import pytest
 import torch
+from torch import nn
 
 from stages.cli import UserError
 from stages.model import build_mlp, count_params, load_model, save_model
@@ -36,7 +38,7 @@ def test_file_is_safetensors_not_pickle(tmp_path):
 
 def test_architecture_mismatch_names_the_param(tmp_path):
     save_model(build_mlp(2, 4), tmp_path / "m.safetensors")
-    with pytest.raises(UserError, match=r"do not fit a 2→5→1 MLP \(model.hidden"):
+    with pytest.raises(UserError, match=r"do not fit a 2→5→1 MLP \(model and data params"):
         load_model(tmp_path / "m.safetensors", 2, 5)
 
 
@@ -44,3 +46,52 @@ def test_corrupt_file_says_how_to_rebuild(tmp_path):
     (tmp_path / "m.safetensors").write_bytes(b"\x10\x00\x00\x00garbage")
     with pytest.raises(UserError, match=r"corrupt model file.*dvc repro"):
         load_model(tmp_path / "m.safetensors", 2, 4)
+
+
+@pytest.mark.parametrize(
+    ("n_features", "hidden", "by_hand"),
+    [
+        (4, 7, 4 * 7 + 7 + 7 + 1),  # nb4-dropout: dropout adds no weights
+        (4, [7, 7], (4 * 7 + 7) + (7 * 7 + 7) + (7 + 1)),  # nb5-deep
+        (3, 5, 3 * 5 + 5 + 5 + 1),  # nb6-tanh
+        (30, 16, 30 * 16 + 16 + 16 + 1),  # nb7-breast-cancer: the statistics are not trained
+    ],
+)
+def test_parameter_counts_of_the_next_experiments(n_features, hidden, by_hand):
+    for activation, dropout, standardize in [("relu", 0.2, False), ("tanh", 0.0, True)]:
+        assert count_params(build_mlp(n_features, hidden, activation, dropout, standardize)) == by_hand
+
+
+def test_a_single_width_is_a_one_item_list():
+    torch.manual_seed(0)
+    one = build_mlp(3, 5).state_dict()
+    torch.manual_seed(0)
+    listed = build_mlp(3, [5]).state_dict()
+    assert one.keys() == listed.keys() and all(torch.equal(one[k], listed[k]) for k in one)
+
+
+def test_dropout_is_active_only_in_training():
+    torch.manual_seed(0)
+    model = build_mlp(4, [64, 64], dropout=0.5)
+    x = torch.randn(32, 4)
+    model.train()
+    assert not torch.equal(model(x), model(x))
+    model.eval()
+    without_dropout = nn.Sequential(*(layer for layer in model if not isinstance(layer, nn.Dropout)))
+    assert torch.equal(model(x), model(x)) and torch.equal(model(x), without_dropout(x))
+
+
+@pytest.mark.parametrize(
+    ("activation", "layer"), [("relu", nn.ReLU), ("tanh", nn.Tanh), ("leaky_relu", nn.LeakyReLU)]
+)
+def test_activations_are_pytorchs_own(activation, layer):
+    assert isinstance(build_mlp(2, [3, 3], activation)[3], layer)
+
+
+def test_standardisation_statistics_travel_with_the_model(tmp_path):
+    model = build_mlp(3, 4, standardize=True)
+    model[0].fit(np.array([[1.0, 10.0, 5.0], [3.0, 30.0, 5.0]], dtype=np.float32))
+    save_model(model, tmp_path / "m.safetensors")
+    loaded = load_model(tmp_path / "m.safetensors", 3, 4, standardize=True)
+    assert loaded[0].mean.tolist() == [2.0, 20.0, 5.0]
+    assert loaded[0].std.tolist() == [1.0, 10.0, 1.0]  # a constant feature keeps scale 1

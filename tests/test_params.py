@@ -6,8 +6,24 @@ import pytest
 import yaml
 
 from stages.cli import UserError
-from stages.params import SECTIONS, DataParams, TrainParams, load_section, parse_section
+from stages.params import SECTIONS, DataParams, ModelParams, TrainParams, load_section, parse_section
 
+GOOD_DATA = {
+    "source": "synthetic",
+    "seed": 0,
+    "n_samples": 100,
+    "n_features": 2,
+    "noise": 0.05,
+    "standardize": False,
+}
+REAL_DATA = {
+    **GOOD_DATA,
+    "source": "breast_cancer",
+    "seed": None,
+    "n_samples": None,
+    "n_features": None,
+    "noise": None,
+}
 GOOD_TRAIN = {"loss": "bce", "lr": 0.001, "weight_decay": 0.0, "epochs": 5, "batch_size": 32, "seed": 0}
 
 
@@ -48,14 +64,14 @@ def test_unknown_key_suggests_the_nearest_known_key():
 
 
 def test_missing_key_is_named():
-    raw = {"seed": 0, "n_samples": 100, "n_features": 2}
+    raw = {"source": "synthetic", "seed": 0, "n_samples": 100, "n_features": 2, "standardize": False}
     with pytest.raises(UserError, match=r"data.noise: required key is missing"):
         parse_section(raw, DataParams, "data")
 
 
 @pytest.mark.parametrize("noise", [-0.1, 0.5, 0.9])
 def test_noise_must_lie_in_half_open_interval(noise):
-    raw = {"seed": 0, "n_samples": 100, "n_features": 2, "noise": noise}
+    raw = {**GOOD_DATA, "noise": noise}
     with pytest.raises(UserError, match=r"\[0.0, 0.5\)"):
         parse_section(raw, DataParams, "data")
 
@@ -68,3 +84,38 @@ def test_file_errors_name_the_file(tmp_path):
     broken.write_text(yaml.safe_dump({"train": GOOD_TRAIN}))
     with pytest.raises(UserError, match="data: missing section"):
         load_section(broken, "data", DataParams)
+
+
+@pytest.mark.parametrize(("written", "widths"), [(4, (4,)), ([4], (4,)), ([8, 8], (8, 8)), ("7", (7,))])
+def test_hidden_is_one_width_or_a_list_of_widths(written, widths):
+    raw = {"hidden": written, "activation": "relu", "dropout": 0.0}
+    assert parse_section(raw, ModelParams, "model").hidden == widths
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"hidden": []}, r"model\.hidden = \[\]: give at least one"),
+        ({"hidden": [8, 0]}, r"model\.hidden = 0: must be in \[1, inf\)"),
+        ({"activation": "sigmoid"}, "must be one of relu, tanh, leaky_relu"),
+        ({"dropout": 1.0}, r"model\.dropout = 1\.0: must be in \[0\.0, 1\.0\)"),
+    ],
+)
+def test_bad_architectures_are_rejected(change, message):
+    with pytest.raises(UserError, match=message):
+        parse_section({"hidden": 4, "activation": "relu", "dropout": 0.0, **change}, ModelParams, "model")
+
+
+def test_real_data_takes_no_synthetic_params():
+    assert parse_section(REAL_DATA, DataParams, "data").source == "breast_cancer"
+    with pytest.raises(
+        UserError, match=r"data\.n_features = 30: only for synthetic data; breast_cancer brings"
+    ):
+        parse_section({**REAL_DATA, "n_features": 30}, DataParams, "data")
+    with pytest.raises(UserError, match=r"data\.noise: required for synthetic data"):
+        parse_section({**GOOD_DATA, "noise": None}, DataParams, "data")
+
+
+def test_standardize_is_a_boolean():
+    with pytest.raises(UserError, match=r"data\.standardize = 'yes': expected true or false"):
+        parse_section({**GOOD_DATA, "standardize": "yes"}, DataParams, "data")

@@ -1,5 +1,6 @@
 """The training loop: it learns, it is deterministic, and it refuses to save a diverged model."""
 
+import numpy as np
 import pytest
 import torch
 
@@ -57,3 +58,18 @@ def test_losses_are_pytorchs_own():
     p, y = torch.tensor([0.9, 0.2, 0.6]), torch.tensor([1.0, 0.0, 0.0])
     assert float(LOSSES["bce"](p, y)) == pytest.approx(float(torch.nn.BCELoss()(p, y)))
     assert float(LOSSES["mse"](p, y)) == pytest.approx(float(torch.nn.MSELoss()(p, y)))
+
+
+def test_standardisation_uses_the_training_split_alone(small_split):
+    train_data, val_data = small_split
+    shifted_val = type(val_data)(x=val_data.x * 100 + 50, y=val_data.y, y_clean=val_data.y_clean)
+    model, _ = train(train_data, shifted_val, loss="bce", standardize=True, **{**FAST, "epochs": 1})
+    assert np.allclose(model[0].mean.numpy(), train_data.x.mean(axis=0), atol=1e-6)
+    assert np.allclose(model[0].std.numpy(), train_data.x.std(axis=0), atol=1e-6)
+
+
+def test_deeper_nets_with_dropout_and_tanh_still_learn(small_split):
+    settings = {**FAST, "hidden": (8, 8), "epochs": 40}
+    for extra in ({"dropout": 0.1}, {"activation": "tanh"}, {"activation": "leaky_relu"}):
+        _, history = train(*small_split, loss="bce", **settings, **extra)
+        assert history.val_loss[-1] < 0.7 * history.val_loss[0], extra

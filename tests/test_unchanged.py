@@ -1,0 +1,71 @@
+"""Adding depth, dropout, activations and real data left nb1 to nb3 byte-identical.
+
+The hashes were recorded with the code as it was before those params existed.
+"""
+
+import hashlib
+from pathlib import Path
+
+import pytest
+import torch
+
+from stages.check import parse_lock
+from stages.experiments import load_experiments
+from stages.generate import generate
+from stages.io import write_dataset
+from stages.model import save_model
+from stages.split import split
+from stages.train import train, write_history
+
+BEFORE = {  # md5 of data/raw.csv, the model and the history, with 20 epochs
+    "nb1-bce": ("e101acc30fc33056ddaa2c70878af390", "9ff6ac6534556696adba13c84c767f19", "0da8cfde91ccd2c9d96aef73f2e2fbbd"),
+    "nb2-mse": ("1b99819cfdf2325aa8b63d5021fc1ee2", "541e3bdc6170aace95f9e7f0174e933b", "f1d3f1e8e2a3426fd731971b5a061547"),
+    "nb3-mse-l2": ("25cea659c5adff0f12d5102d48c59f10", "43aa987da6b48804578229251715a011", "7070f47a8b9db4437007f0b30b01cd03"),
+}  # fmt: skip
+DEFAULT_OUTPUTS_BEFORE = {
+    "data/raw.csv": "e101acc30fc33056ddaa2c70878af390",
+    "data/train.csv": "dc1c5dd8c8c8a69465d8122948d08e38",
+    "data/val.csv": "f6f694e9d587361ec6bcea35bd653b07",
+    "models/history.csv": "16ef0b8bc999aca6f6c7296e1fc93bd5",
+    "models/model.safetensors": "55c7d338e7fc5d789f841da0be4ac63f",
+    "eval/confusion.csv": "75084cb81cd9e36a1b1d761b04b3412e",
+    "eval/loss.png": "354e2316f5f56d403d9d8b69ea7268da",
+    "eval/metrics.json": "c73e9405ea5879de726632f4074a0b8c",
+    "eval/roc.csv": "a5e213162cf02aeaf9a894093c55ef5b",
+}
+
+
+def md5(path: Path) -> str:
+    return hashlib.md5(path.read_bytes()).hexdigest()
+
+
+@pytest.mark.parametrize("name", list(BEFORE))
+def test_notebook_outputs_are_byte_identical_to_before(name, tmp_path):
+    config = load_experiments(Path("experiments.yaml"))[name]
+    data_params = {
+        k: v for k, v in config["data"].items() if k in ("seed", "n_samples", "n_features", "noise")
+    }
+    data = generate(**data_params)
+    train_data, val_data = split(data, config["split"]["val_fraction"], config["split"]["seed"])
+    model_params = {**config["model"], "standardize": config["data"]["standardize"]}
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        model, history = train(train_data, val_data, **model_params, **{**config["train"], "epochs": 20})
+    finally:
+        torch.set_num_threads(before)
+    write_dataset(tmp_path / "raw.csv", data)
+    save_model(model, tmp_path / "model.safetensors")
+    write_history(tmp_path / "history.csv", history)
+    assert (
+        md5(tmp_path / "raw.csv"),
+        md5(tmp_path / "model.safetensors"),
+        md5(tmp_path / "history.csv"),
+    ) == BEFORE[name]
+
+
+def test_default_pipeline_outputs_in_dvc_lock_are_unchanged():
+    lock = parse_lock(Path("dvc.lock").read_text())
+    assert {
+        path: md5 for stage in lock.values() for path, md5 in stage["outs"].items()
+    } == DEFAULT_OUTPUTS_BEFORE
