@@ -138,25 +138,23 @@ class Clone:
         return parse_lock((self.path / "dvc.lock").read_text())
 
     def metrics(self) -> dict[str, float]:
+        """The workspace's metrics, as `dvc metrics show` reads them."""
         shown = json.loads(self.sh("dvc", "metrics", "show", "--json").stdout)
-        files = shown.get("", {}).get("data", {})
-        return {
-            f"{path}:{key}": value
-            for path, entry in files.items()
-            for key, value in flatten(entry.get("data", {})).items()
-        }
+        return leaves(shown.get("", {}).get("data", {}))
 
     def committed_metrics(self) -> dict[str, float]:
-        leaves = {}
-        for path in self.metrics_paths():
-            shown = self.sh("git", "show", f"HEAD:{path}", check=False)
-            if shown.returncode == 0:
-                leaves |= {f"{path}:{key}": value for key, value in flatten(json.loads(shown.stdout)).items()}
-        return leaves
+        """The same metrics files as committed to git at HEAD."""
+        paths = {key.split(":")[0] for key in self.metrics()}
+        shown = {path: self.sh("git", "show", f"HEAD:{path}", check=False) for path in sorted(paths)}
+        return leaves(
+            {path: {"data": json.loads(out.stdout)} for path, out in shown.items() if out.returncode == 0}
+        )
 
-    def metrics_paths(self) -> list[str]:
-        shown = json.loads(self.sh("dvc", "metrics", "show", "--json").stdout)
-        return sorted(shown.get("", {}).get("data", {}))
+
+def leaves(files: dict[str, dict]) -> dict[str, float]:
+    """`path:a.b` → value for every numeric metric in DVC's `{path: {"data": document}}` form."""
+    return {f"{path}:{key}": value for path, entry in files.items()
+            for key, value in flatten(entry.get("data", {})).items()}  # fmt: skip
 
 
 def git(*args: str, cwd: Path) -> str:
@@ -167,7 +165,7 @@ def git(*args: str, cwd: Path) -> str:
 
 
 def check_lock(clone: Clone, committed: dict, tolerance: float | None) -> list[Finding]:
-    """Step 2-3: `dvc repro` from nothing, then compare every hash with the committed dvc.lock."""
+    """`dvc repro` from nothing, then compare every hash with the committed dvc.lock."""
     clone.sh("dvc", "repro", "--quiet")
     findings = compare_locks(committed, clone.lock())
     if clone.sh("dvc", "status", "--quiet", check=False).returncode != 0:
@@ -195,7 +193,7 @@ def tolerate(findings: list[Finding], expected: dict, actual: dict, tolerance: f
 
 
 def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
-    """Step 4: rerun training onwards in a new process with another thread count and hash seed."""
+    """Rerun training onwards in a new process with another thread count and hash seed."""
     first, first_metrics = clone.lock(), clone.metrics()
     threads = str(max(2, os.cpu_count() or 2))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONHASHSEED": "12345"}
@@ -214,11 +212,7 @@ def experiment_metrics(clone: Clone, names: list[str]) -> dict[str, dict[str, fl
     clone.sh(sys.executable, "-m", "stages.experiments", *names)
     shown = json.loads(clone.sh("dvc", "exp", "show", "--json").stdout)
     return {
-        rev["name"]: {
-            f"{path}:{key}": value
-            for path, entry in rev["data"]["metrics"].items()
-            for key, value in flatten(entry.get("data", {})).items()
-        }
+        rev["name"]: leaves(rev["data"]["metrics"])
         for baseline in shown
         for branch in baseline.get("experiments") or []
         for rev in branch["revs"]
@@ -227,7 +221,7 @@ def experiment_metrics(clone: Clone, names: list[str]) -> dict[str, dict[str, fl
 
 
 def check_experiments(clone: Clone, tolerance: float | None, names: list[str]) -> list[Finding]:
-    """Step 5: run the named experiments twice, recomputing every stage, and compare their metrics."""
+    """Run the named experiments twice, recomputing every stage, and compare their metrics."""
     first = experiment_metrics(clone, names)
     shutil.rmtree(clone.path / ".dvc" / "cache" / "runs", ignore_errors=True)  # no restoring: recompute
     second = experiment_metrics(clone, names)
@@ -239,7 +233,7 @@ def check_experiments(clone: Clone, tolerance: float | None, names: list[str]) -
 
 
 def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | None) -> list[Finding]:
-    """Steps 2 to 5 in order; a lock that does not reproduce stops the later steps."""
+    """The steps in order; a lock that does not reproduce stops the later steps."""
     committed = clone.lock()
     steps = [
         (
@@ -271,13 +265,13 @@ def main() -> None:
         default=None,
         help="across machines: data outputs still bitwise, metrics within this absolute tolerance",
     )
-    parser.add_argument("--skip-experiments", action="store_true", help="skip step 5 (the named experiments)")
+    parser.add_argument("--skip-experiments", action="store_true", help="skip the named experiments")
     parser.add_argument(
         "--experiment",
         action="append",
         default=[],
         metavar="NAME",
-        help="in step 5, run only this experiment (repeatable; default: all)",
+        help="run only this named experiment (repeatable; default: the notebooks)",
     )
     args = parser.parse_args()
     if args.tolerance is not None and args.tolerance < 0:
