@@ -1,0 +1,70 @@
+"""End to end: `dvc repro` with the real `dvc` and `git` on a temporary copy of this repository."""
+
+import json
+import os
+import signal
+import subprocess
+import time
+from pathlib import Path
+
+import pytest
+from conftest import copy_repo, sh, tool_env
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture(scope="module")
+def reproduced(tmp_path_factory) -> Path:
+    """A fresh copy after one full `dvc repro` of the committed params."""
+    repo = copy_repo(tmp_path_factory.mktemp("reproduced"))
+    sh(repo, "dvc", "repro")
+    return repo
+
+
+def test_fresh_repro_reproduces_the_committed_lock(reproduced):
+    assert sh(reproduced, "git", "diff", "--exit-code", "dvc.lock", check=False).returncode == 0, (
+        "dvc.lock differs from a fresh run: run `dvc repro` and commit dvc.lock"
+    )
+    assert sh(reproduced, "dvc", "status", "-q", check=False).returncode == 0
+
+
+def test_changing_the_loss_reruns_only_train_and_evaluate(reproduced):
+    params = reproduced / "params.yaml"
+    original = params.read_text()
+    try:
+        params.write_text(original.replace("loss: bce", "loss: mse"))
+        changed = json.loads(sh(reproduced, "dvc", "status", "--json").stdout)
+    finally:
+        params.write_text(original)
+    assert sorted(changed) == ["evaluate", "train"]
+
+
+def test_metrics_and_plots_are_declared_to_dvc(reproduced):
+    metrics = json.loads(sh(reproduced, "dvc", "metrics", "show", "--json").stdout)
+    values = metrics[""]["data"]["eval/metrics.json"]["data"]
+    assert values["n_params"] == 17
+    assert values["val"]["accuracy"] > values["val"]["noise_ceiling_accuracy"] - 0.05
+    plots = json.loads(sh(reproduced, "dvc", "plots", "show", "--json").stdout)["data"]
+    declared = {"Loss per epoch", "ROC (validation)", "Confusion matrix (validation)", "eval/loss.png"}
+    assert declared <= set(plots)
+
+
+def test_training_killed_part_way_recovers_to_the_committed_lock(repo):
+    """SIGKILL during train leaves no partial model, and the next `dvc repro` reproduces dvc.lock."""
+    model = repo / "models" / "model.safetensors"
+    run = subprocess.Popen(["dvc", "repro"], cwd=repo, env=tool_env(), start_new_session=True,
+                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)  # fmt: skip
+    try:
+        deadline = time.monotonic() + 120
+        while not (repo / "data" / "val.csv").exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        time.sleep(2.0)  # well inside the several seconds that training takes
+        assert run.poll() is None and not model.exists(), "train finished before it could be killed"
+    finally:
+        os.killpg(run.pid, signal.SIGKILL)
+        run.wait()
+    assert not model.exists()
+    sh(repo, "dvc", "repro")
+    assert sh(repo, "git", "diff", "--exit-code", "dvc.lock", check=False).returncode == 0
+    assert sh(repo, "dvc", "status", "-q", check=False).returncode == 0
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""
