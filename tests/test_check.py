@@ -9,7 +9,15 @@ import pytest
 import yaml
 from conftest import commit_all, copy_repo, sh
 
-from stages.check import Finding, check_experiments, compare_locks, flatten, metric_differences, parse_lock
+from stages.check import (
+    Finding,
+    check_experiments,
+    compare_locks,
+    flatten,
+    metric_differences,
+    parse_lock,
+    tolerate,
+)
 
 LOCK = {
     "generate": {
@@ -96,6 +104,16 @@ def check(repo: Path, *args: str):
     return sh(repo, "python", "-m", "stages.check", *args, check=False)
 
 
+def test_tolerance_forgives_model_outputs_within_tolerance_but_never_data():
+    model = Finding("train", "models/model.safetensors", "differs", "nondeterministic")
+    data = Finding("generate", "data/raw.csv", "differs", "nondeterministic")
+    stale = Finding("train", "stages/train.py", "changed", "stale")
+    metrics = {"m:val.f1": 0.8}
+    assert tolerate([model, data, stale], metrics, {"m:val.f1": 0.8000004}, 1e-6) == [data, stale]
+    beyond = tolerate([model], metrics, {"m:val.f1": 0.81}, 1e-6)
+    assert [f.path for f in beyond] == ["models/model.safetensors", "m"]
+
+
 def test_experiments_that_differ_between_runs_are_findings(monkeypatch):
     runs = iter([{"nb1": {"m:val.f1": 0.8}}, {"nb1": {"m:val.f1": 0.81}}])
     monkeypatch.setattr("stages.check.experiment_metrics", lambda clone, names: next(runs))
@@ -157,7 +175,7 @@ def test_catches_a_tampered_output(work):
 
 
 @pytest.mark.e2e
-def test_tolerance_accepts_a_slightly_different_model_but_not_data(work):
+def test_tolerance_accepts_a_slightly_different_model(work):
     # Another machine's model: tiny weight changes; metrics equal to 6 digits.
     from safetensors.torch import load_file, save_file
 
