@@ -69,7 +69,8 @@ def clear_previous(names: list[str]) -> None:
     existing = set(dvc("exp", "list", "--name-only").split())
     if stale := [name for name in names if name in existing]:
         dvc("exp", "remove", *stale)
-    if stale_tasks := [name for name in names if name in queue_states()]:
+    tasks = queue_states()
+    if stale_tasks := [name for name in names if name in tasks]:
         dvc("queue", "remove", *stale_tasks)
 
 
@@ -95,7 +96,8 @@ def wait_for_queue(names: list[str], jobs: int) -> dict[str, str]:
     restarts = 0
     while True:
         time.sleep(POLL_SECONDS)
-        states = {name: queue_states().get(name, "missing") for name in names}
+        tasks = queue_states()
+        states = {name: tasks.get(name, "missing") for name in names}
         pending = [name for name, state in states.items() if state in ("Queued", "Running")]
         if not pending:
             return states
