@@ -142,9 +142,9 @@ class Clone:
         shown = json.loads(self.sh("dvc", "metrics", "show", "--json").stdout)
         return leaves(shown.get("", {}).get("data", {}))
 
-    def committed_metrics(self) -> dict[str, float]:
-        """The same metrics files as committed to git at HEAD."""
-        paths = {key.split(":")[0] for key in self.metrics()}
+    def committed_metrics(self, like: dict[str, float]) -> dict[str, float]:
+        """The metrics files of `like` (a `metrics()` result), as committed to git at HEAD."""
+        paths = {key.split(":")[0] for key in like}
         shown = {path: self.sh("git", "show", f"HEAD:{path}", check=False) for path in sorted(paths)}
         return leaves(
             {path: {"data": json.loads(out.stdout)} for path, out in shown.items() if out.returncode == 0}
@@ -172,7 +172,8 @@ def check_lock(clone: Clone, committed: dict, tolerance: float | None) -> list[F
         findings.append(Finding("(all)", "dvc status", "not up to date after `dvc repro`", "stale"))
     if tolerance is None:
         return findings
-    return tolerate(findings, clone.committed_metrics(), clone.metrics(), tolerance)
+    actual = clone.metrics()
+    return tolerate(findings, clone.committed_metrics(like=actual), actual, tolerance)
 
 
 def tolerate(findings: list[Finding], expected: dict, actual: dict, tolerance: float) -> list[Finding]:
@@ -194,7 +195,8 @@ def tolerate(findings: list[Finding], expected: dict, actual: dict, tolerance: f
 
 def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
     """Rerun training onwards in a new process with another thread count and hash seed."""
-    first, first_metrics = clone.lock(), clone.metrics()
+    first = clone.lock()
+    first_metrics = None if tolerance is None else clone.metrics()
     threads = str(max(2, os.cpu_count() or 2))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONHASHSEED": "12345"}
     clone.sh("dvc", "repro", "--quiet", "--force", "--downstream", REPEAT_FROM, env=env)
