@@ -211,7 +211,7 @@ def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
 
 def experiment_metrics(clone: Clone, names: list[str]) -> dict[str, dict[str, float]]:
     """Run `python -m stages.experiments` (all, or `names`) and return each experiment's numeric metrics."""
-    clone.sh(sys.executable, "-m", "stages.experiments", *names)
+    clone.sh(sys.executable, "-m", "stages.experiments", "--force", *names)
     shown = json.loads(clone.sh("dvc", "exp", "show", "--json").stdout)
     return {
         rev["name"]: leaves(rev["data"]["metrics"])

@@ -64,6 +64,25 @@ def dvc(*args: str) -> str:
     return result.stdout
 
 
+def up_to_date(experiments: dict[str, dict]) -> list[str]:
+    """Names that already have a finished experiment on HEAD with exactly these params: nothing to run."""
+    shown = json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed"))
+    finished = {
+        rev["name"]: (rev.get("data") or {}).get("params", {}).get("params.yaml", {}).get("data")
+        for baseline in shown
+        for branch in baseline.get("experiments") or []
+        for rev in branch.get("revs") or []
+        if rev.get("name")
+    }
+    return [name for name, config in experiments.items() if finished.get(name) == config]
+
+
+def uncommitted_changes() -> bool:
+    """Whether the git work tree differs from HEAD, so a queued experiment would run other code."""
+    status = subprocess.run(["git", "status", "--porcelain"], capture_output=True, text=True)
+    return status.returncode != 0 or bool(status.stdout.strip())
+
+
 def clear_previous(names: list[str]) -> None:
     """Remove earlier experiments and queue entries with these names, so a rerun replaces them."""
     existing = set(dvc("exp", "list", "--name-only").split())
@@ -119,12 +138,19 @@ def failure_report(name: str) -> str:
     return "\n".join(f"  {line}" for line in log[-12:])
 
 
-def run_experiments(experiments: dict[str, dict], jobs: int) -> list[str]:
-    """Queue every experiment, run the queue to the end, and return the names that failed."""
-    names = list(experiments)
+def run_experiments(experiments: dict[str, dict], jobs: int, force: bool = False) -> list[str]:
+    """Queue every experiment not already up to date, run the queue to the end, return those that failed."""
+    done = [] if force or uncommitted_changes() else up_to_date(experiments)
+    for name in done:
+        print(
+            f"{name}: up to date (same params on this commit), not rerun; --force reruns it", file=sys.stderr
+        )
+    names = [name for name in experiments if name not in done]
+    if not names:
+        return []
     clear_previous(names)
-    for name, config in experiments.items():
-        dvc("exp", "run", "--queue", "--name", name, *set_param_args(config))
+    for name in names:
+        dvc("exp", "run", "--queue", "--name", name, *set_param_args(experiments[name]))
         print(f"queued {name}", file=sys.stderr)
     states = wait_for_queue(names, jobs)
     return [name for name in names if states[name] != "Success"]
@@ -151,6 +177,7 @@ def main() -> None:
     parser.add_argument("names", nargs="*", help="experiments to run (default: the three notebooks)")
     parser.add_argument("--all", action="store_true", help="also run next_experiments (nb4 to nb7)")
     parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
+    parser.add_argument("--force", action="store_true", help="rerun experiments that are up to date")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1, help="parallel queue workers")
     args = parser.parse_args()
     if args.jobs < 1:
@@ -159,7 +186,7 @@ def main() -> None:
     if unknown := [name for name in args.names if name not in experiments]:
         raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
     chosen = {name: experiments[name] for name in args.names or experiments}
-    failed = run_experiments(chosen, jobs=max(1, min(args.jobs, len(chosen))))
+    failed = run_experiments(chosen, jobs=max(1, min(args.jobs, len(chosen))), force=args.force)
     print(comparison_table())
     if failed:
         reports = "\n".join(f"{name}:\n{failure_report(name)}" for name in failed)

@@ -82,6 +82,7 @@ class TrainParams:
     epochs: int = _rule(1)
     batch_size: int = _rule(1)
     seed: int = _rule(0)
+    device: str = _rule(choices=("cpu", "cuda", "auto"))
 
 
 SECTIONS = {"data": DataParams, "split": SplitParams, "model": ModelParams, "train": TrainParams}

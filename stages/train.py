@@ -24,9 +24,20 @@ class History:
     val_loss: list[float]
 
 
-def tensors(data: Dataset) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features and observed labels as float32 tensors."""
-    return torch.from_numpy(data.x), torch.from_numpy(data.y.astype(np.float32))
+def tensors(data: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features and observed labels as float32 tensors on `device`."""
+    return torch.from_numpy(data.x).to(device), torch.from_numpy(data.y.astype(np.float32)).to(device)
+
+
+def resolve_device(name: str) -> torch.device:
+    """`cpu`, `cuda`, or for `auto` CUDA when one is visible and the CPU otherwise."""
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise UserError(
+            "train.device is cuda but torch sees no CUDA device; set train.device to auto or cpu in params.yaml"
+        )
+    return torch.device(name)
 
 
 def fit(
@@ -45,16 +56,19 @@ def fit(
     loss_fn = LOSSES[loss]
     # fused: one kernel per step instead of one per tensor; same results, fewer dispatches.
     optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    shuffle = torch.Generator().manual_seed(seed)
-    (x, y), (x_val, y_val) = tensors(train), tensors(val)
+    shuffle = torch.Generator().manual_seed(seed)  # on the CPU, so every device sees the same order
+    device = next(model.parameters()).device
+    (x, y), (x_val, y_val) = tensors(train, device), tensors(val, device)
     history = History(train_loss=[], val_loss=[])
     for epoch in range(1, epochs + 1):
         model.train()
-        order = torch.randperm(len(y), generator=shuffle)
+        # One gather per epoch; the batches are then views, not a gather each.
+        order = torch.randperm(len(y), generator=shuffle).to(device)
+        x_epoch, y_epoch = x[order], y[order]
         for start in range(0, len(y), batch_size):
-            batch = order[start : start + batch_size]
             optimizer.zero_grad(set_to_none=True)
-            loss_fn(model(x[batch]).squeeze(1), y[batch]).backward()
+            prediction = model(x_epoch[start : start + batch_size]).squeeze(1)
+            loss_fn(prediction, y_epoch[start : start + batch_size]).backward()
             optimizer.step()
         history.train_loss.append(_loss_on(model, loss_fn, x, y))
         history.val_loss.append(_loss_on(model, loss_fn, x_val, y_val))
@@ -86,12 +100,17 @@ def train(
     activation: str = "relu",
     dropout: float = 0.0,
     standardize: bool = False,
+    device: str = "cpu",
 ) -> tuple[nn.Module, History]:
-    """Build the MLP from `seed` and fit it; the same inputs give the same weights, bit for bit."""
+    """Build the MLP from `seed` and fit it on `device`; the same inputs give the same weights, bit for bit.
+
+    The model comes back on the CPU.
+    """
     torch.manual_seed(seed)
     model = build_mlp(train_data.x.shape[1], hidden, activation, dropout, standardize)
     if standardize:
         model[0].fit(train_data.x)  # statistics of the training split alone
+    model.to(resolve_device(device))
     history = fit(
         model,
         train_data,
@@ -103,7 +122,7 @@ def train(
         batch_size=batch_size,
         seed=seed,
     )
-    return model, history
+    return model.cpu(), history
 
 
 def write_history(path, history: History) -> None:
@@ -123,11 +142,12 @@ def main() -> None:
     # Tiny layers: one thread is fastest. OMP_NUM_THREADS may ask for more; results must not change
     # (`python -m stages.check` proves it by training again with more threads).
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, when on CUDA
     torch.use_deterministic_algorithms(True)
     model, history = train(
         train_data, val_data, hidden=m.hidden, activation=m.activation, dropout=m.dropout,
         standardize=standardize, loss=t.loss, lr=t.lr, weight_decay=t.weight_decay,
-        epochs=t.epochs, batch_size=t.batch_size, seed=t.seed,
+        epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
     )  # fmt: skip
     save_model(model, args.model)
     write_history(args.history, history)
