@@ -1,0 +1,31 @@
+"""Run the benchmarks and print their tables: `python -m benchmarks [--only NAME ...]`."""
+
+import argparse
+import tempfile
+from pathlib import Path
+
+from benchmarks import formats, loop, pipeline, scale
+from benchmarks.common import machine
+
+SECTIONS = {
+    "pipeline": ("Pipeline, experiments and reruns", pipeline.report),
+    "loop": ("Training loop", loop.report),
+    "scale": ("Scale", scale.report),
+    "formats": ("Data format", formats.report),
+}
+
+
+def main() -> None:
+    """Print each chosen benchmark's table under a heading, with the machine's description first."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
+    args = parser.parse_args()
+    print(f"Machine: {machine()}\n")
+    for name in args.only:
+        title, report = SECTIONS[name]
+        with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:
+            print(f"## {title}\n\n{report(Path(workdir))}\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

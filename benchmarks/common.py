@@ -1,0 +1,67 @@
+"""What the benchmarks share: fresh clones, timed commands with their peak memory, and Markdown tables."""
+
+import os
+import platform
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@dataclass(frozen=True)
+class Run:
+    """One command's wall time, the peak resident memory of its largest process, and its output."""
+
+    seconds: float
+    peak_rss_mb: float
+    output: str
+
+
+def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
+    """Run `command` to the end; fail loudly if it fails, since a failed run times nothing."""
+    start = time.perf_counter()
+    process = subprocess.Popen(
+        command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    )
+    output = process.stdout.read().decode()
+    _, status, usage = os.wait4(process.pid, 0)  # rusage of this child and the children it waited for
+    seconds = time.perf_counter() - start
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{' '.join(command)} failed in {cwd}:\n{output[-3000:]}")
+    return Run(seconds, usage.ru_maxrss / 1024, output)
+
+
+def fresh_clone(parent: Path, name: str) -> Path:
+    """A clone of HEAD: committed files only, no DVC cache, no outputs."""
+    path = parent / name
+    subprocess.run(["git", "clone", "--quiet", str(ROOT), str(path)], check=True)
+    return path
+
+
+def machine() -> str:
+    """The machine the numbers come from, in one line."""
+    import torch
+
+    cpu = platform.processor() or platform.machine()
+    for line in Path("/proc/cpuinfo").read_text().splitlines() if Path("/proc/cpuinfo").exists() else []:
+        if line.startswith("model name"):
+            cpu = line.split(":", 1)[1].strip()
+            break
+    memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30
+    return (
+        f"{cpu}, {os.cpu_count()} cores, {memory:.0f} GiB; {platform.system()} {platform.release()}; "
+        f"Python {platform.python_version()}, torch {torch.__version__}"
+    )
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    """A Markdown table."""
+    lines = [header, ["---"] * len(header), *rows]
+    return "\n".join("| " + " | ".join(str(cell) for cell in line) + " |" for line in lines)
+
+
+def verdict(value: float, target: float, at_most: bool) -> str:
+    """`met` or `missed`, for a ratio against its target."""
+    return "met" if (value <= target if at_most else value >= target) else "**missed**"

@@ -1,0 +1,56 @@
+"""The baseline: the stages' own entry points called one after another in one Python process, no DVC."""
+
+import argparse
+import importlib
+import os
+import shlex
+import sys
+from pathlib import Path
+
+import yaml
+
+from stages.experiments import load_experiments
+
+
+def stage_calls(dvc_yaml: Path) -> list[tuple[str, list[str]]]:
+    """Each stage's module and arguments from its `cmd`, in dvc.yaml's order (the DAG's order here)."""
+    stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
+    calls = []
+    for stage in stages.values():
+        words = shlex.split(stage["cmd"])  # python -m MODULE ARGS...
+        calls.append((words[2], words[3:]))
+    return calls
+
+
+def run_pipeline(workdir: Path, dvc_yaml: Path) -> None:
+    """The same work as `dvc repro` in `workdir`, in this process."""
+    here = Path.cwd()
+    os.chdir(workdir)
+    try:
+        for module, argv in stage_calls(dvc_yaml):
+            sys.argv = [module, *argv]
+            importlib.import_module(module).main()
+    finally:
+        os.chdir(here)
+
+
+def run_experiments(root: Path) -> None:
+    """The same work as `python -m stages.experiments`: each notebook's config, one after another."""
+    for name, config in load_experiments(root / "experiments.yaml").items():
+        workdir = root / "one_process" / name
+        workdir.mkdir(parents=True)
+        (workdir / "params.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        run_pipeline(workdir, root / "dvc.yaml")
+
+
+def main() -> None:
+    """Run the default pipeline here, or with --experiments the three notebooks under one_process/."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--experiments", action="store_true")
+    args = parser.parse_args()
+    root = Path.cwd()
+    run_experiments(root) if args.experiments else run_pipeline(root, root / "dvc.yaml")
+
+
+if __name__ == "__main__":
+    main()

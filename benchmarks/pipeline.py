@@ -1,0 +1,77 @@
+"""Benchmarks 1 to 3: `dvc repro` and the three experiments against one process, and reruns with no change."""
+
+import re
+import shutil
+import sys
+from pathlib import Path
+
+from benchmarks.common import Run, fresh_clone, measure, table, verdict
+
+PYTHON = sys.executable
+OUTPUT_DIRS = ("data", "models", "eval")
+CACHED = re.compile(r"Stage '(\w+)' is cached - skipping run")
+
+
+def restored_stages(run: Run) -> list[str]:
+    """The stages DVC restored from its run-cache instead of running."""
+    return CACHED.findall(run.output)
+
+
+def pipeline(workdir: Path) -> list[list[str]]:
+    """Fresh `dvc repro` against one process; then a rerun, and a rerun after deleting every output."""
+    repro = measure(["dvc", "repro"], fresh_clone(workdir, "repro"))
+    baseline = measure([PYTHON, "-m", "benchmarks.one_process"], fresh_clone(workdir, "one_process"))
+    rerun = measure(["dvc", "repro"], workdir / "repro")
+    for name in OUTPUT_DIRS:
+        shutil.rmtree(workdir / "repro" / name)
+    restore = measure(["dvc", "repro"], workdir / "repro")
+    restored = restored_stages(restore)
+    return [
+        _row("fresh `dvc repro` ÷ same work in one process", repro.seconds, baseline.seconds, 1.5, True),
+        _row("rerun `dvc repro`, nothing changed ÷ first run", rerun.seconds, repro.seconds, 0.2, True),
+        _row(
+            f"`dvc repro` after deleting {', '.join(OUTPUT_DIRS)}/ ÷ first run "
+            f"(restored from run-cache: {', '.join(restored) or 'none'})",
+            restore.seconds,
+            repro.seconds,
+            0.2,
+            True,
+        ),
+    ]
+
+
+def experiments(workdir: Path) -> list[list[str]]:
+    """`python -m stages.experiments` on a fresh clone against one process, then again with no change."""
+    clone = fresh_clone(workdir, "experiments")
+    first = measure([PYTHON, "-m", "stages.experiments"], clone)
+    baseline = measure(
+        [PYTHON, "-m", "benchmarks.one_process", "--experiments"], fresh_clone(workdir, "one_process_3")
+    )
+    rerun = measure([PYTHON, "-m", "stages.experiments"], clone)
+    return [
+        _row(
+            "three experiments ÷ one process training all three", first.seconds, baseline.seconds, 2.5, True
+        ),
+        _row("rerun three experiments, nothing changed ÷ first run", rerun.seconds, first.seconds, 0.2, True),
+    ]
+
+
+def _row(measure_name: str, seconds: float, against: float, target: float, at_most: bool) -> list[str]:
+    ratio = seconds / against
+    sign = "≤" if at_most else "≥"
+    return [
+        measure_name,
+        f"{seconds:.1f} s",
+        f"{against:.1f} s",
+        f"{ratio:.2f}",
+        f"{sign} {target}",
+        verdict(ratio, target, at_most),
+    ]
+
+
+HEADER = ["measure", "pipeline", "against", "ratio", "target", ""]
+
+
+def report(workdir: Path) -> str:
+    """Benchmarks 1 to 3 as one Markdown table."""
+    return table(HEADER, pipeline(workdir) + experiments(workdir))
