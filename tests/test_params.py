@@ -24,7 +24,15 @@ REAL_DATA = {
     "n_features": None,
     "noise": None,
 }
-GOOD_TRAIN = {"loss": "bce", "lr": 0.001, "weight_decay": 0.0, "epochs": 5, "batch_size": 32, "seed": 0}
+GOOD_TRAIN = {
+    "loss": "bce",
+    "lr": 0.001,
+    "weight_decay": 0.0,
+    "epochs": 5,
+    "batch_size": 32,
+    "seed": 0,
+    "device": "cpu",
+}
 
 
 def test_committed_params_file_is_valid():

@@ -6,7 +6,7 @@ import torch
 
 from stages.cli import UserError
 from stages.model import predict
-from stages.train import LOSSES, train
+from stages.train import LOSSES, resolve_device, train
 
 FAST = {"hidden": 4, "lr": 0.01, "weight_decay": 0.0, "epochs": 30, "batch_size": 32, "seed": 0}
 
@@ -73,3 +73,18 @@ def test_deeper_nets_with_dropout_and_tanh_still_learn(small_split):
     for extra in ({"dropout": 0.1}, {"activation": "tanh"}, {"activation": "leaky_relu"}):
         _, history = train(*small_split, loss="bce", **settings, **extra)
         assert history.val_loss[-1] < 0.7 * history.val_loss[0], extra
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has CUDA")
+def test_cuda_without_a_gpu_is_a_clear_error_and_auto_falls_back_to_the_cpu(small_split):
+    with pytest.raises(UserError, match=r"train\.device is cuda but torch sees no CUDA device"):
+        train(*small_split, loss="bce", device="cuda", **FAST)
+    assert resolve_device("auto") == torch.device("cpu")
+
+
+def test_auto_on_a_cpu_only_machine_gives_the_cpu_result(small_split):
+    cpu, _ = train(*small_split, loss="bce", device="cpu", **FAST)
+    auto, _ = train(*small_split, loss="bce", device="auto", **FAST)
+    if resolve_device("auto").type == "cpu":
+        assert weights(auto) == weights(cpu)
+    assert next(auto.parameters()).device.type == "cpu"  # handed back on the CPU for saving
