@@ -3,6 +3,7 @@
 import os
 import platform
 import subprocess
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,18 +20,30 @@ class Run:
     output: str
 
 
+# A small launcher reports its children's peak memory: a child forked straight from this process
+# would inherit this process's peak (Linux keeps the high-water mark across exec).
+LAUNCHER = (
+    "import resource, subprocess, sys; code = subprocess.call(sys.argv[1:]); "
+    "print(f'PEAK_RSS_KB={resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}'); sys.exit(code)"
+)
+
+
 def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None) -> Run:
     """Run `command` to the end; fail loudly if it fails, since a failed run times nothing."""
     start = time.perf_counter()
-    process = subprocess.Popen(
-        command, cwd=cwd, env={**os.environ, **(env or {})}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+    result = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, *command],
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
-    output = process.stdout.read().decode()
-    _, status, usage = os.wait4(process.pid, 0)  # rusage of this child and the children it waited for
     seconds = time.perf_counter() - start
-    if os.waitstatus_to_exitcode(status) != 0:
+    output, _, peak = result.stdout.rpartition("PEAK_RSS_KB=")
+    if result.returncode != 0:
         raise RuntimeError(f"{' '.join(command)} failed in {cwd}:\n{output[-3000:]}")
-    return Run(seconds, usage.ru_maxrss / 1024, output)
+    return Run(seconds, int(peak) / 1024, output)
 
 
 def fresh_clone(parent: Path, name: str) -> Path:
