@@ -8,6 +8,7 @@ import torch
 from sklearn import metrics as sk
 
 from stages.cli import UserError, parse_paths, run
+from stages.diagnosis import diagnose
 from stages.io import Dataset, read_splits, write_atomic, write_json, write_table
 from stages.model import count_params, load_model, predict
 from stages.params import DataParams, ModelParams, TrainParams, load_section
@@ -45,15 +46,25 @@ def evaluate(
     val: Dataset,
     train_prob: np.ndarray,
     val_prob: np.ndarray,
+    history: np.ndarray,
     synthetic: bool = True,
 ) -> dict:
-    """The metrics document: size, the training objective on both splits, and validation metrics."""
+    """The metrics document: size, the objective on both splits, validation metrics, the fit diagnosis."""
     objective = OBJECTIVES[loss]
     validation = classification_metrics(val, val_prob, synthetic)
+    base_rate = np.full(len(train.y), train.y.mean())
+    fit = diagnose(
+        history[:, 1],
+        history[:, 2],
+        accuracy=validation["accuracy"],
+        noise_ceiling=validation["noise_ceiling_accuracy"],
+        constant_loss=float(objective(train.y, base_rate)),
+    )
     return {
         "n_params": n_params,
         "train": {"loss": float(objective(train.y, train_prob))},
         "val": {"loss": float(objective(val.y, val_prob)), **validation},
+        "fit": fit.as_metrics(),
     }
 
 
@@ -122,7 +133,7 @@ def main() -> None:
     write_confusion(args.confusion, val, val_prob)
     plot_history(args.loss_plot, history, loss)
     synthetic = d.source == "synthetic"
-    document = evaluate(count_params(model), loss, train, val, train_prob, val_prob, synthetic)
+    document = evaluate(count_params(model), loss, train, val, train_prob, val_prob, history, synthetic)
     write_json(args.metrics, document)
 
 

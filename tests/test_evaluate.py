@@ -38,7 +38,9 @@ def test_objective_equals_the_pytorch_training_loss(loss):
 
 
 def test_document_has_every_required_metric():
-    document = evaluate(17, "bce", DATA, DATA, PROB, PROB)
+    history = np.column_stack([np.arange(1, 51), np.linspace(0.7, 0.3, 50), np.linspace(0.7, 0.35, 50)])
+    document = evaluate(17, "bce", DATA, DATA, PROB, PROB, history)
+    assert set(document["fit"]) == {"generalization_gap", "best_epoch", "verdict"}
     assert document["n_params"] == 17
     assert set(document["train"]) == {"loss"}
     assert set(document["val"]) == {
