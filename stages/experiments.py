@@ -7,6 +7,7 @@ import re
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,19 +22,51 @@ MAX_WORKER_RESTARTS = 5
 HIDDEN_COLUMNS = r"^(Created|State|Executor)$|^(stages|data|models)/"
 
 
-def load_experiments(path: Path, everything: bool = False) -> dict[str, dict[str, dict[str, Any]]]:
-    """Each experiment's full params (`experiments`, and `next_experiments` with `everything`):
-    `defaults` updated section by section, then validated."""
+NOTEBOOKS = ("experiments",)
+ALL = ("experiments", "next_experiments")  # `--all`: the README's results table
+EVERY_NAMED = (*ALL, "study_configs")  # any of these may be run by name
+
+
+def load_experiments(path: Path, groups: tuple[str, ...] = NOTEBOOKS) -> dict[str, dict[str, dict[str, Any]]]:
+    """Full params of each experiment in these groups of experiments.yaml: `defaults` updated
+    section by section with the experiment's changes, then validated."""
     try:
         document = yaml.safe_load(path.read_text())
         defaults, experiments = document["defaults"], dict(document["experiments"])
-        if everything:
-            experiments |= document.get("next_experiments") or {}
+        for group in groups:
+            experiments |= document.get(group) or {}
     except FileNotFoundError:
         raise UserError(f"{path}: file not found") from None
     except (yaml.YAMLError, TypeError, KeyError) as error:
         raise UserError(f"{path}: expected mappings `defaults` and `experiments` ({error})") from None
     return {name: _resolve(path, name, defaults, changes or {}) for name, changes in experiments.items()}
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One of the seed's lessons: the claim that config `better` beats config `than`."""
+
+    claim: str
+    better: str
+    than: str
+    base: str | None = None  # a config both sides change one thing of; their gains over it are shown
+
+
+def load_lessons(path: Path) -> list[Lesson]:
+    """The `lessons` of experiments.yaml, each naming configs that experiments.yaml defines."""
+    known = load_experiments(path, EVERY_NAMED)
+    try:
+        lessons = [Lesson(**entry) for entry in yaml.safe_load(path.read_text()).get("lessons") or []]
+    except TypeError as error:
+        raise UserError(
+            f"{path}: lessons: each needs claim, better, than and may have base ({error})"
+        ) from None
+    for lesson in lessons:
+        if missing := [
+            name for name in (lesson.better, lesson.than, lesson.base) if name and name not in known
+        ]:
+            raise UserError(f"{path}: lesson {lesson.claim!r} names unknown configs {missing}")
+    return lessons
 
 
 def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> dict[str, dict[str, Any]]:
@@ -184,7 +217,8 @@ def main() -> None:
     args = parser.parse_args()
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be 1 or more")
-    experiments = load_experiments(args.file, everything=args.all or bool(args.names))
+    groups = EVERY_NAMED if args.names else ALL if args.all else NOTEBOOKS
+    experiments = load_experiments(args.file, groups)
     if unknown := [name for name in args.names if name not in experiments]:
         raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
     chosen = {name: experiments[name] for name in args.names or experiments}

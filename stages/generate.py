@@ -10,6 +10,14 @@ from stages.params import DataParams, load_section
 BALANCE_OFFSET = 0.7707
 
 
+def rule_plane(n_features: int) -> np.ndarray:
+    """The two unit directions the rule reads: u sums the even-indexed features, v the odd, scaled."""
+    directions = np.zeros((2, n_features))
+    directions[0, 0::2] = 1 / np.sqrt(len(range(0, n_features, 2)))
+    directions[1, 1::2] = 1 / np.sqrt(len(range(1, n_features, 2)))
+    return directions
+
+
 def hidden_rule(x: np.ndarray) -> np.ndarray:
     """Clean label: 1 where v > |u| - c, with u, v the scaled sums of even- and odd-indexed features."""
     u = x[:, 0::2].sum(axis=1) / np.sqrt(x[:, 0::2].shape[1])

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stages.generate import generate, hidden_rule, load_real
+from stages.generate import generate, hidden_rule, load_real, rule_plane
 
 
 def test_same_seed_gives_identical_data():
@@ -35,3 +35,10 @@ def test_real_dataset_loads_offline_from_scikit_learn():
     data = load_real("breast_cancer")
     assert data.x.shape == (569, 30) and data.x.dtype == np.float32
     assert set(np.unique(data.y)) == {0, 1} and np.array_equal(data.y, data.y_clean)
+
+
+def test_rule_plane_gives_the_coordinates_the_rule_reads():
+    x = generate(1, 300, 5, 0.0).x.astype(np.float64)
+    u, v = (x @ rule_plane(5).T).T
+    assert np.allclose(u, x[:, 0::2].sum(axis=1) / np.sqrt(3))
+    assert np.allclose(v, x[:, 1::2].sum(axis=1) / np.sqrt(2))

@@ -1,0 +1,147 @@
+"""The report's figures: loss curves per lesson, metric bars with CI whiskers, decision boundaries.
+
+Outputs of an experiment are read from its commit with `dvc.api`, so the figures show what DVC holds.
+For more than two features the decision boundary is drawn in the plane of the two directions the
+label rule reads (u: the scaled sum of the even-indexed features, v: of the odd ones): validation
+points are projected onto it, and the model is evaluated on it with every other direction at 0.
+"""
+
+import io
+from pathlib import Path
+
+import dvc.api
+import matplotlib
+import numpy as np
+import torch
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt
+
+from stages.generate import BALANCE_OFFSET, rule_plane
+from stages.io import read_dataset, write_atomic
+from stages.model import load_model, predict
+from stages.stats import summarize
+
+METRIC_LABELS = {
+    "accuracy": "accuracy",
+    "roc_auc": "ROC AUC",
+    "f1": "F1",
+    "log_loss": "log loss",
+    "brier": "Brier",
+}
+GRID = np.linspace(-3, 3, 241)
+
+
+def draw_all(out: Path, runs: dict, lessons: list, scratch: Path) -> list[str]:
+    """Write every figure into `out` and return their file names."""
+    figures = {
+        "loss_curves.png": loss_curves(runs, lessons),
+        "metrics.png": metric_bars(runs),
+        "decision_boundaries.png": decision_boundaries(runs, scratch),
+    }
+    for name, figure in figures.items():
+        save(figure, out / name)
+    return list(figures)
+
+
+def save(figure, path: Path) -> None:
+    """PNG without a version stamp, so the same runs give the same bytes."""
+    png = io.BytesIO()
+    figure.savefig(png, format="png", metadata={"Software": None})
+    plt.close(figure)
+    write_atomic(path, png.getvalue())
+
+
+def _history(rev: str) -> np.ndarray:
+    text = dvc.api.read("models/history.csv", repo=".", rev=rev)
+    return np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2)
+
+
+def loss_curves(runs: dict, lessons: list):
+    """Per lesson, the mean over seeds of each config's train (dashed) and validation (solid) loss."""
+    figure, axes = plt.subplots(1, len(lessons), figsize=(5.5 * len(lessons), 4.2), dpi=100, squeeze=False)
+    for ax, lesson in zip(axes[0], lessons, strict=True):
+        for index, config in enumerate(name for name in (lesson.base, lesson.than, lesson.better) if name):
+            if config not in runs:
+                continue
+            histories = np.stack([_history(run.rev) for run in runs[config].values()])
+            mean = histories.mean(axis=0)
+            colour = f"C{index}"
+            ax.plot(mean[:, 0], mean[:, 2], color=colour, label=f"{config} validation")
+            ax.plot(mean[:, 0], mean[:, 1], color=colour, linestyle="--", label=f"{config} train")
+        losses = {
+            runs[c][next(iter(runs[c]))].params["train"]["loss"]
+            for c in (lesson.better, lesson.than)
+            if c in runs
+        }
+        note = " (BCE and MSE: different units)" if len(losses) > 1 else ""
+        ax.set(title=f"{lesson.claim}{note}", xlabel="epoch", ylabel="loss (training objective)")
+        ax.title.set_fontsize(10)
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    figure.suptitle("Loss per epoch, mean over seeds")
+    figure.tight_layout()
+    return figure
+
+
+def metric_bars(runs: dict):
+    """Per metric, each config's mean over seeds with its 95% confidence interval as a whisker."""
+    configs = list(runs)
+    figure, axes = plt.subplots(1, len(METRIC_LABELS), figsize=(4 * len(METRIC_LABELS), 4.5), dpi=100)
+    for ax, (metric, label) in zip(axes, METRIC_LABELS.items(), strict=True):
+        summaries = [summarize([run.metrics["val"][metric] for run in runs[c].values()]) for c in configs]
+        means = np.array([s.mean for s in summaries])
+        whiskers = np.array([[s.mean - s.low, s.high - s.mean] for s in summaries]).T
+        ax.bar(
+            range(len(configs)), means, yerr=whiskers, capsize=4, color=[f"C{i}" for i in range(len(configs))]
+        )
+        spread = np.nanmax(means + np.nan_to_num(whiskers[1])) - np.nanmin(means - np.nan_to_num(whiskers[0]))
+        ax.set_ylim(np.nanmin(means) - 1.5 * spread - 1e-3, np.nanmax(means) + 0.5 * spread + 1e-3)
+        ax.set_xticks(range(len(configs)), configs, rotation=45, ha="right", fontsize=8)
+        ax.set(title=f"validation {label}", ylabel=label)
+        ax.grid(axis="y", alpha=0.3)
+    figure.suptitle("Mean over seeds, whiskers: 95% confidence interval (y axes do not start at 0)")
+    figure.tight_layout()
+    return figure
+
+
+def _model_and_data(run, scratch: Path):
+    """The run's model and validation split, read from its experiment commit."""
+    data, model, p = run.params["data"], run.params["model"], run.params
+    (scratch / "model.safetensors").write_bytes(
+        dvc.api.read("models/model.safetensors", repo=".", rev=run.rev, mode="rb")
+    )
+    (scratch / "val.csv").write_text(dvc.api.read("data/val.csv", repo=".", rev=run.rev))
+    val = read_dataset(scratch / "val.csv")
+    net = load_model(scratch / "model.safetensors", val.x.shape[1], model["hidden"], model["activation"],
+                     model["dropout"], p["data"]["standardize"])  # fmt: skip
+    return net, val, data
+
+
+def decision_boundaries(runs: dict, scratch: Path):
+    """Each config's lowest-seed model: P(y = 1) over the rule's plane, its 0.5 contour, the true rule."""
+    configs = [c for c in runs if runs[c][next(iter(runs[c]))].params["data"]["source"] == "synthetic"]
+    columns = min(4, len(configs))
+    rows = -(-len(configs) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.8 * rows), dpi=100, squeeze=False)
+    u, v = np.meshgrid(GRID, GRID)
+    for ax, config in zip(axes.flat, configs, strict=False):
+        run = runs[config][next(iter(runs[config]))]
+        net, val, _ = _model_and_data(run, scratch)
+        plane = rule_plane(val.x.shape[1])
+        points = np.column_stack([u.ravel(), v.ravel()]) @ plane
+        prob = predict(net, torch.from_numpy(points.astype(np.float32))).numpy().reshape(u.shape)
+        ax.contourf(u, v, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
+        ax.contour(u, v, prob, levels=[0.5], colors="black", linewidths=1.5)
+        ax.plot(GRID, np.abs(GRID) - BALANCE_OFFSET, "k:", linewidth=1)
+        projected = val.x.astype(np.float64) @ plane.T
+        ax.scatter(projected[:, 0], projected[:, 1], c=val.y, cmap="RdBu_r", s=6, edgecolors="none")
+        ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u", ylabel="v", title=f"{config} (seed {run.seed})")
+        ax.title.set_fontsize(10)
+    for ax in list(axes.flat)[len(configs) :]:
+        ax.axis("off")
+    figure.suptitle(
+        "Decision boundary (black: P = 0.5; dotted: the true rule v = |u| - 0.77), validation points"
+    )
+    figure.tight_layout()
+    return figure
