@@ -16,7 +16,7 @@ import yaml
 from stages.cli import UserError, run
 from stages.params import SECTIONS, parse_section
 
-POLL_SECONDS = 2.0
+POLL_SECONDS = 5.0  # each `dvc queue status` costs a second of CPU that the workers need
 MAX_WORKER_RESTARTS = 5
 # `dvc exp show` columns that are bookkeeping or file hashes of deps, not params or metrics.
 HIDDEN_COLUMNS = r"^(Created|State|Executor)$|^(stages|data|models)/"

@@ -58,30 +58,38 @@ def _history(rev: str) -> np.ndarray:
 
 
 def loss_curves(runs: dict, lessons: list):
-    """Per lesson, the mean over seeds of each config's train (dashed) and validation (solid) loss."""
-    figure, axes = plt.subplots(1, len(lessons), figsize=(5.5 * len(lessons), 4.2), dpi=100, squeeze=False)
+    """Per lesson, the mean over seeds of each config's train (dashed) and validation (solid) loss.
+
+    Configs trained on different losses get one y axis each (BCE left, MSE right): their units differ.
+    """
+    figure, axes = plt.subplots(1, len(lessons), figsize=(5.5 * len(lessons), 4.4), dpi=100, squeeze=False)
     for ax, lesson in zip(axes[0], lessons, strict=True):
-        for index, config in enumerate(name for name in (lesson.base, lesson.than, lesson.better) if name):
-            if config not in runs:
-                continue
-            histories = np.stack([_history(run.rev) for run in runs[config].values()])
-            mean = histories.mean(axis=0)
-            colour = f"C{index}"
-            ax.plot(mean[:, 0], mean[:, 2], color=colour, label=f"{config} validation")
-            ax.plot(mean[:, 0], mean[:, 1], color=colour, linestyle="--", label=f"{config} train")
-        losses = {
-            runs[c][next(iter(runs[c]))].params["train"]["loss"]
-            for c in (lesson.better, lesson.than)
-            if c in runs
-        }
-        note = " (BCE and MSE: different units)" if len(losses) > 1 else ""
-        ax.set(title=f"{lesson.claim}{note}", xlabel="epoch", ylabel="loss (training objective)")
+        configs = [name for name in (lesson.base, lesson.than, lesson.better) if name and name in runs]
+        if not configs:
+            ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
+        losses = sorted({_first(runs[config]).params["train"]["loss"] for config in configs})
+        y_axes = {loss: ax if index == 0 else ax.twinx() for index, loss in enumerate(losses)}
+        for index, config in enumerate(configs):
+            loss = _first(runs[config]).params["train"]["loss"]
+            mean = np.stack([_history(run.rev) for run in runs[config].values()]).mean(axis=0)
+            target = y_axes[loss]
+            target.plot(mean[:, 0], mean[:, 2], color=f"C{index}", label=f"{config} validation")
+            target.plot(mean[:, 0], mean[:, 1], color=f"C{index}", linestyle="--", label=f"{config} train")
+        for loss, target in y_axes.items():
+            target.set_ylabel(f"{loss.upper()} loss")
+        handles = [h for target in y_axes.values() for h in target.get_legend_handles_labels()[0]]
+        if handles:
+            ax.legend(handles=handles, fontsize=8)
+        ax.set(title=lesson.claim, xlabel="epoch")
         ax.title.set_fontsize(10)
         ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    figure.suptitle("Loss per epoch, mean over seeds")
+    figure.suptitle("Loss per epoch, mean over seeds (dashed: train, solid: validation)")
     figure.tight_layout()
     return figure
+
+
+def _first(by_seed: dict):
+    return by_seed[min(by_seed)]
 
 
 def metric_bars(runs: dict):
@@ -95,8 +103,10 @@ def metric_bars(runs: dict):
         ax.bar(
             range(len(configs)), means, yerr=whiskers, capsize=4, color=[f"C{i}" for i in range(len(configs))]
         )
-        spread = np.nanmax(means + np.nan_to_num(whiskers[1])) - np.nanmin(means - np.nan_to_num(whiskers[0]))
-        ax.set_ylim(np.nanmin(means) - 1.5 * spread - 1e-3, np.nanmax(means) + 0.5 * spread + 1e-3)
+        low = np.nanmin([s.low if np.isfinite(s.low) else s.mean for s in summaries])
+        high = np.nanmax([s.high if np.isfinite(s.high) else s.mean for s in summaries])
+        pad = 0.15 * (high - low) + 1e-3
+        ax.set_ylim(low - pad, high + pad)
         ax.set_xticks(range(len(configs)), configs, rotation=45, ha="right", fontsize=8)
         ax.set(title=f"validation {label}", ylabel=label)
         ax.grid(axis="y", alpha=0.3)
@@ -120,13 +130,13 @@ def _model_and_data(run, scratch: Path):
 
 def decision_boundaries(runs: dict, scratch: Path):
     """Each config's lowest-seed model: P(y = 1) over the rule's plane, its 0.5 contour, the true rule."""
-    configs = [c for c in runs if runs[c][next(iter(runs[c]))].params["data"]["source"] == "synthetic"]
+    configs = [c for c in runs if _first(runs[c]).params["data"]["source"] == "synthetic"]
     columns = min(4, len(configs))
     rows = -(-len(configs) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.8 * rows), dpi=100, squeeze=False)
     u, v = np.meshgrid(GRID, GRID)
     for ax, config in zip(axes.flat, configs, strict=False):
-        run = runs[config][next(iter(runs[config]))]
+        run = _first(runs[config])
         net, val, _ = _model_and_data(run, scratch)
         plane = rule_plane(val.x.shape[1])
         points = np.column_stack([u.ravel(), v.ravel()]) @ plane

@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -105,14 +106,14 @@ def lessons_table(lessons: list[Lesson], runs: Runs) -> str:
     return "\n".join([header, *(row for lesson in lessons for row in lesson_rows(lesson, runs))])
 
 
-def markdown(runs: Runs, lessons: list[Lesson], figures: list[str]) -> str:
+def markdown(runs: Runs, lessons: list[Lesson], figures: list[str], baseline: str) -> str:
     """The report: how it was made, the configs, the lessons, the figures."""
     n_runs = sum(len(by_seed) for by_seed in runs.values())
     images = "\n\n".join(f"![{name}]({name})" for name in figures)
     return f"""# The seed's lessons, over seeds
 
-Written by `python -m stages.report` from the {n_runs} experiments that DVC holds (`dvc exp show`);
-nothing here is typed by hand. Each config ran once per seed (`python -m stages.seeds`), with the
+Written by `python -m stages.report` from the {n_runs} experiments that DVC holds on commit
+`{baseline.strip()}` (`dvc exp show`); nothing here is typed by hand. Each config ran once per seed (`python -m stages.seeds`), with the
 training seed, and with `--vary-data` the data and split seeds, set to the seed.
 
 ## Configurations
@@ -143,10 +144,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", type=Path, default=Path("reports"))
     parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
+    parser.add_argument("--rev", default="HEAD", help="the commit the experiments ran on (default HEAD)")
     args = parser.parse_args()
     lessons = load_lessons(args.file)
     order = list(load_experiments(args.file, EVERY_NAMED))
-    found = collect(json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed")))
+    found = collect(
+        json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed", "--rev", args.rev))
+    )
     if not found:
         raise UserError(
             "no experiments named CONFIG-sSEED on this commit; run `python -m stages.seeds` first"
@@ -158,7 +162,10 @@ def main() -> None:
         names = figures.draw_all(args.out, runs, lessons, Path(scratch))
     from stages.io import write_atomic
 
-    write_atomic(args.out / "README.md", markdown(runs, lessons, names).encode())
+    baseline = subprocess.run(
+        ["git", "rev-parse", "--short", args.rev], capture_output=True, text=True
+    ).stdout
+    write_atomic(args.out / "README.md", markdown(runs, lessons, names, baseline).encode())
     print(f"wrote {args.out / 'README.md'} and {', '.join(names)}")
 
 
