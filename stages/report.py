@@ -113,8 +113,9 @@ def markdown(runs: Runs, lessons: list[Lesson], figures: list[str], baseline: st
     return f"""# The seed's lessons, over seeds
 
 Written by `python -m stages.report` from the {n_runs} experiments that DVC holds on commit
-`{baseline.strip()}` (`dvc exp show`); nothing here is typed by hand. Each config ran once per seed (`python -m stages.seeds`), with the
-training seed, and with `--vary-data` the data and split seeds, set to the seed.
+`{baseline.strip()}` (`dvc exp show`); nothing here is typed by hand. Each config ran once per
+seed (`python -m stages.seeds`), with the training seed, and with `--vary-data` the data and split
+seeds, set to the seed.
 
 ## Configurations
 
