@@ -84,7 +84,7 @@ def loss_curves(runs: dict, lessons: list):
         ax.title.set_fontsize(10)
         ax.grid(alpha=0.3)
     figure.suptitle("Loss per epoch, mean over seeds (dashed: train, solid: validation)")
-    figure.tight_layout()
+    figure.tight_layout(w_pad=3)
     return figure
 
 
@@ -145,7 +145,9 @@ def decision_boundaries(runs: dict, scratch: Path):
         ax.contour(u, v, prob, levels=[0.5], colors="black", linewidths=1.5)
         ax.plot(GRID, np.abs(GRID) - BALANCE_OFFSET, "k:", linewidth=1)
         projected = val.x.astype(np.float64) @ plane.T
-        ax.scatter(projected[:, 0], projected[:, 1], c=val.y, cmap="RdBu_r", s=6, edgecolors="none")
+        ax.scatter(
+            projected[:, 0], projected[:, 1], c=val.y, cmap="RdBu_r", s=8, edgecolors="white", linewidths=0.3
+        )
         ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u", ylabel="v", title=f"{config} (seed {run.seed})")
         ax.title.set_fontsize(10)
     for ax in list(axes.flat)[len(configs) :]:

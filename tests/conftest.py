@@ -4,9 +4,11 @@ import os
 import shutil
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from stages.generate import generate
 from stages.split import split
@@ -60,6 +62,16 @@ def copy_repo(destination: Path) -> Path:
     sh(destination, "git", "init", "-q", "-b", "main")
     commit_all(destination, "copy of the repository under test")
     return destination
+
+
+def copy_with_experiments(destination: Path, change: Callable[[dict], None], message: str) -> Path:
+    """copy_repo, then `change` applied to experiments.yaml's contents and committed."""
+    repo = copy_repo(destination)
+    spec = yaml.safe_load((repo / "experiments.yaml").read_text())
+    change(spec)
+    (repo / "experiments.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    commit_all(repo, message)
+    return repo
 
 
 def commit_all(repo: Path, message: str) -> None:

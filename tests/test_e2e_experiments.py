@@ -6,8 +6,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import commit_all, copy_repo, sh
+from conftest import copy_with_experiments, sh
 
 pytestmark = pytest.mark.e2e
 NOTEBOOKS = ["nb1-bce", "nb2-mse", "nb3-mse-l2"]
@@ -16,13 +15,14 @@ NOTEBOOKS = ["nb1-bce", "nb2-mse", "nb3-mse-l2"]
 @pytest.fixture(scope="module")
 def experimented(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """A fresh copy after `python -m stages.experiments`, epochs cut short, plus one experiment that fails."""
-    repo = copy_repo(tmp_path_factory.mktemp("experimented"))
-    spec = yaml.safe_load((repo / "experiments.yaml").read_text())
-    spec["defaults"]["train"]["epochs"] = 8
-    # Valid params, but too few rows for a validation part: the split stage fails at run time.
-    spec["experiments"]["empty-val"] = {"data": {"n_samples": 20}, "split": {"val_fraction": 0.01}}
-    (repo / "experiments.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    commit_all(repo, "short experiments, one of them failing")
+
+    def shorten_and_add_a_failing_one(spec: dict) -> None:
+        spec["defaults"]["train"]["epochs"] = 8
+        # Valid params, but too few rows for a validation part: the split stage fails at run time.
+        spec["experiments"]["empty-val"] = {"data": {"n_samples": 20}, "split": {"val_fraction": 0.01}}
+
+    destination = tmp_path_factory.mktemp("experimented")
+    repo = copy_with_experiments(destination, shorten_and_add_a_failing_one, "short, one failing")
     return repo, sh(repo, "python", "-m", "stages.experiments", check=False)
 
 

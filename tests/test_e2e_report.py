@@ -5,8 +5,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-import yaml
-from conftest import commit_all, copy_repo, sh
+from conftest import copy_with_experiments, sh
 
 pytestmark = pytest.mark.e2e
 FIGURES = ["loss_curves.png", "metrics.png", "decision_boundaries.png"]
@@ -15,12 +14,12 @@ FIGURES = ["loss_curves.png", "metrics.png", "decision_boundaries.png"]
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     """A copy where lesson 1's two configs ran over 2 seeds on 200 rows for 5 epochs, then the report."""
-    repo = copy_repo(tmp_path_factory.mktemp("reported"))
-    spec = yaml.safe_load((repo / "experiments.yaml").read_text())
-    spec["defaults"]["data"]["n_samples"] = 200
-    spec["defaults"]["train"]["epochs"] = 5
-    (repo / "experiments.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
-    commit_all(repo, "tiny seeds")
+
+    def tiny(spec: dict) -> None:
+        spec["defaults"]["data"]["n_samples"] = 200
+        spec["defaults"]["train"]["epochs"] = 5
+
+    repo = copy_with_experiments(tmp_path_factory.mktemp("reported"), tiny, "tiny seeds")
     sh(repo, "python", "-m", "stages.seeds", "--seeds", "2", "nb1-bce", "nb1-mse")
     return repo, sh(repo, "python", "-m", "stages.report")
 
