@@ -15,7 +15,7 @@ from stages.train import LOSSES, fit, tensors
 
 N_SAMPLES = 20_000  # 16,000 training rows
 EPOCHS = {32: 4, 1024: 60}  # about a second of training each
-REPEATS = 3  # interleaved, best kept: the first runs in a process are slower (lazy initialisation)
+REPEATS = 5  # interleaved, best kept: the first runs in a process are slower (lazy initialisation)
 CPU = torch.device("cpu")
 
 

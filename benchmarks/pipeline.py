@@ -3,6 +3,7 @@
 import re
 import shutil
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from benchmarks.common import Run, fresh_clone, measure, table, verdict
@@ -19,8 +20,10 @@ def restored_stages(run: Run) -> list[str]:
 
 def pipeline(workdir: Path) -> list[list[str]]:
     """Fresh `dvc repro` against one process; then a rerun, and a rerun after deleting every output."""
-    repro = measure(["dvc", "repro"], fresh_clone(workdir, "repro"))
-    baseline = measure([PYTHON, "-m", "benchmarks.one_process"], fresh_clone(workdir, "one_process"))
+    repro, baseline = best_of(
+        lambda i: measure(["dvc", "repro"], fresh_clone(workdir, "repro" if i == 0 else f"repro{i}")),
+        lambda i: measure([PYTHON, "-m", "benchmarks.one_process"], fresh_clone(workdir, f"one_process{i}")),
+    )
     rerun = measure(["dvc", "repro"], workdir / "repro")
     for name in OUTPUT_DIRS:
         shutil.rmtree(workdir / "repro" / name)
@@ -42,18 +45,30 @@ def pipeline(workdir: Path) -> list[list[str]]:
 
 def experiments(workdir: Path) -> list[list[str]]:
     """`python -m stages.experiments` on a fresh clone against one process, then again with no change."""
-    clone = fresh_clone(workdir, "experiments")
-    first = measure([PYTHON, "-m", "stages.experiments"], clone)
-    baseline = measure(
-        [PYTHON, "-m", "benchmarks.one_process", "--experiments"], fresh_clone(workdir, "one_process_3")
+    first, baseline = best_of(
+        lambda i: measure([PYTHON, "-m", "stages.experiments"], fresh_clone(workdir, f"experiments{i}")),
+        lambda i: measure(
+            [PYTHON, "-m", "benchmarks.one_process", "--experiments"], fresh_clone(workdir, f"three{i}")
+        ),
     )
-    rerun = measure([PYTHON, "-m", "stages.experiments"], clone)
+    rerun = measure([PYTHON, "-m", "stages.experiments"], workdir / "experiments0")
     return [
         _row(
             "three experiments ÷ one process training all three", first.seconds, baseline.seconds, 2.5, True
         ),
         _row("rerun three experiments, nothing changed ÷ first run", rerun.seconds, first.seconds, 0.2, True),
     ]
+
+
+REPEATS = 2  # this 2-core VM's timings vary by a third from run to run; the best of each side counts
+
+
+def best_of(pipeline: Callable[[int], Run], baseline: Callable[[int], Run]) -> tuple[Run, Run]:
+    """Both sides REPEATS times, interleaved on fresh clones; the fastest run of each."""
+    runs = [(pipeline(i), baseline(i)) for i in range(REPEATS)]
+    return min((p for p, _ in runs), key=lambda r: r.seconds), min(
+        (b for _, b in runs), key=lambda r: r.seconds
+    )
 
 
 def _row(measure_name: str, seconds: float, against: float, target: float, at_most: bool) -> list[str]:

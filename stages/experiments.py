@@ -142,6 +142,21 @@ def active_workers() -> int:
     return int(match[1]) + int(match[2]) if match else 0
 
 
+def queue(names: list[str], experiments: dict[str, dict]) -> None:
+    """`dvc exp run --queue --name NAME -S ...` for each, through DVC's Python API in one process:
+    a `dvc` start-up per experiment cost 1.7 s, 2 minutes for 70."""
+    from dvc.exceptions import DvcException
+    from dvc.repo import Repo
+
+    with Repo(".") as repo:
+        for name in names:
+            try:
+                repo.experiments.run(name=name, queue=True, params=set_param_args(experiments[name])[1::2])
+            except DvcException as error:
+                raise UserError(f"could not queue {name}: {error}") from None
+            print(f"queued {name}", file=sys.stderr)
+
+
 def wait_for_queue(names: list[str], jobs: int) -> dict[str, str]:
     """Start `jobs` workers and block until every named task has finished, restarting dead workers."""
     dvc("queue", "start", "--jobs", str(jobs))
@@ -182,9 +197,7 @@ def run_experiments(experiments: dict[str, dict], jobs: int, force: bool = False
     if not names:
         return []
     clear_previous(names)
-    for name in names:
-        dvc("exp", "run", "--queue", "--name", name, *set_param_args(experiments[name]))
-        print(f"queued {name}", file=sys.stderr)
+    queue(names, experiments)
     states = wait_for_queue(names, jobs)
     return [name for name in names if states[name] != "Success"]
 
