@@ -119,8 +119,9 @@ seeds, set to the seed.
 
 ## Configurations
 
-Mean over seeds and its 95% confidence interval (Student's t); "fit" counts the diagnosis of each
-run (`fit.verdict` in `eval/metrics.json`, rules in `stages/diagnosis.py`).
+Mean ± standard deviation over seeds, and the 95% confidence interval of the mean (Student's t);
+"fit" counts the diagnosis of each run (`fit.verdict` in `eval/metrics.json`, rules in
+`stages/diagnosis.py`).
 
 {config_table(runs)}
 
@@ -140,6 +141,17 @@ is better) is shown beside it.
 """
 
 
+def held_runs(file: Path, rev: str = "HEAD") -> Runs:
+    """The CONFIG-sSEED experiments DVC holds on `rev`, configs in experiments.yaml's order."""
+    order = list(load_experiments(file, EVERY_NAMED))
+    found = collect(json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed", "--rev", rev)))
+    if not found:
+        raise UserError(
+            "no experiments named CONFIG-sSEED on this commit; run `python -m stages.seeds` first"
+        )
+    return {config: dict(sorted(found[config].items())) for config in order if config in found}
+
+
 def main() -> None:
     """Read the experiments DVC holds, write reports/README.md and the figures."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -148,15 +160,7 @@ def main() -> None:
     parser.add_argument("--rev", default="HEAD", help="the commit the experiments ran on (default HEAD)")
     args = parser.parse_args()
     lessons = load_lessons(args.file)
-    order = list(load_experiments(args.file, EVERY_NAMED))
-    found = collect(
-        json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed", "--rev", args.rev))
-    )
-    if not found:
-        raise UserError(
-            "no experiments named CONFIG-sSEED on this commit; run `python -m stages.seeds` first"
-        )
-    runs = {config: dict(sorted(found[config].items())) for config in order if config in found}
+    runs = held_runs(args.file, args.rev)
     from stages import figures  # matplotlib and torch: imported only once there is something to draw
 
     with tempfile.TemporaryDirectory() as scratch:

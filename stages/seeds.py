@@ -67,7 +67,11 @@ def main() -> None:
     if failed:
         reports = "\n".join(f"{name}:\n{failure_report(name)}" for name in failed)
         raise UserError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}\n{reports}")
-    print("done; write the comparison with `python -m stages.report`")
+    from stages.report import config_table, held_runs, lessons_table  # the report imports this module
+
+    runs = held_runs(args.file)
+    print(f"{config_table(runs)}\n\n{lessons_table(load_lessons(args.file), runs)}")
+    print("\nthe report with figures: `python -m stages.report` writes reports/", file=sys.stderr)
 
 
 if __name__ == "__main__":

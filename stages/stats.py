@@ -21,7 +21,7 @@ class Summary:
     high: float
 
     def __str__(self) -> str:
-        return f"{self.mean:.3f} [{self.low:.3f}, {self.high:.3f}]"
+        return f"{self.mean:.3f} ± {self.std:.3f} [{self.low:.3f}, {self.high:.3f}]"
 
 
 def summarize(values: list[float] | np.ndarray) -> Summary:

@@ -13,15 +13,17 @@ FIGURES = ["loss_curves.png", "metrics.png", "decision_boundaries.png"]
 
 @pytest.fixture(scope="module")
 def reported(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """A copy where lesson 1's two configs ran over 2 seeds on 200 rows for 5 epochs, then the report."""
+    """A copy where lesson 1's two configs ran over 2 seeds on 200 rows for 5 epochs, then the report;
+    with the seeds command's output."""
 
     def tiny(spec: dict) -> None:
         spec["defaults"]["data"]["n_samples"] = 200
         spec["defaults"]["train"]["epochs"] = 5
 
     repo = copy_with_experiments(tmp_path_factory.mktemp("reported"), tiny, "tiny seeds")
-    sh(repo, "python", "-m", "stages.seeds", "--seeds", "2", "nb1-bce", "nb1-mse")
-    return repo, sh(repo, "python", "-m", "stages.report")
+    seeds = sh(repo, "python", "-m", "stages.seeds", "--seeds", "2", "nb1-bce", "nb1-mse")
+    sh(repo, "python", "-m", "stages.report")
+    return repo, seeds
 
 
 def test_each_config_ran_once_per_seed_as_a_dvc_experiment(reported):
@@ -36,6 +38,12 @@ def test_each_config_ran_once_per_seed_as_a_dvc_experiment(reported):
         for rev in branch["revs"]
     }
     assert seeds == {"nb1-bce-s0": 0, "nb1-bce-s1": 1, "nb1-mse-s0": 0, "nb1-mse-s1": 1}
+
+
+def test_the_seeds_command_prints_mean_std_and_interval_of_each_metric_and_the_lessons(reported):
+    printed = reported[1].stdout
+    assert "| nb1-bce | 2 | 17 |" in printed and " ± " in printed
+    assert "| MSE outperformed BCE | nb1-mse vs nb1-bce (n = 2) |" in printed
 
 
 def test_report_judges_lesson_one_and_lists_the_others_as_not_run(reported):

@@ -26,7 +26,7 @@ def test_collect_reads_seeded_runs_from_dvc_exp_show_json():
 
 def test_config_table_counts_fit_verdicts_and_seeds():
     table = config_table(RUNS)
-    assert "| a | 4 | 17 | good fit: 4 | 0.915 [" in table
+    assert "| a | 4 | 17 | good fit: 4 | 0.915 ± 0.013 [" in table
 
 
 def test_a_consistent_gain_on_matched_seeds_is_supported_and_its_reverse_contradicted():
