@@ -12,13 +12,13 @@ import yaml
 from stages.experiments import load_experiments
 
 
-def stage_calls(dvc_yaml: Path) -> list[tuple[str, list[str]]]:
+def stage_calls(dvc_yaml: Path) -> dict[str, tuple[str, list[str]]]:
     """Each stage's module and arguments from its `cmd`, in dvc.yaml's order (the DAG's order here)."""
     stages = yaml.safe_load(dvc_yaml.read_text())["stages"]
-    calls = []
-    for stage in stages.values():
+    calls = {}
+    for name, stage in stages.items():
         words = shlex.split(stage["cmd"])  # python -m MODULE ARGS...
-        calls.append((words[2], words[3:]))
+        calls[name] = (words[2], words[3:])
     return calls
 
 
@@ -27,7 +27,7 @@ def run_pipeline(workdir: Path, dvc_yaml: Path) -> None:
     here = Path.cwd()
     os.chdir(workdir)
     try:
-        for module, argv in stage_calls(dvc_yaml):
+        for module, argv in stage_calls(dvc_yaml).values():
             sys.argv = [module, *argv]
             importlib.import_module(module).main()
     finally:

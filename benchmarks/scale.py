@@ -1,13 +1,13 @@
 """Benchmark 5: wall time and peak memory of each stage from 10^4 to 10^6 samples, and the growth exponent."""
 
 import math
-import shlex
 import sys
 from pathlib import Path
 
 import yaml
 
 from benchmarks.common import fresh_clone, measure, table, verdict
+from benchmarks.one_process import stage_calls
 
 SIZES = (10_000, 100_000, 1_000_000)
 # Four features and the nb3 net; few epochs at a large batch, as one would train on a million rows.
@@ -30,8 +30,8 @@ def set_params(clone: Path, n_samples: int) -> None:
 
 def stage_commands(clone: Path) -> dict[str, list[str]]:
     """Each stage's `cmd` from dvc.yaml, run with this interpreter."""
-    stages = yaml.safe_load((clone / "dvc.yaml").read_text())["stages"]
-    return {name: [sys.executable, *shlex.split(stage["cmd"])[1:]] for name, stage in stages.items()}
+    calls = stage_calls(clone / "dvc.yaml")
+    return {name: [sys.executable, "-m", module, *argv] for name, (module, argv) in calls.items()}
 
 
 def exponent(small: float, large: float, n_small: int, n_large: int) -> float:

@@ -14,6 +14,7 @@ from typing import Any
 import yaml
 
 from stages.cli import UserError, run
+from stages.experiments import named_experiments
 
 FIXES = {
     "stale": "run `dvc repro` and commit dvc.lock",
@@ -213,13 +214,7 @@ def experiment_metrics(clone: Clone, names: list[str]) -> dict[str, dict[str, fl
     """Run `python -m stages.experiments` (all, or `names`) and return each experiment's numeric metrics."""
     clone.sh(sys.executable, "-m", "stages.experiments", "--force", *names)
     shown = json.loads(clone.sh("dvc", "exp", "show", "--json").stdout)
-    return {
-        rev["name"]: leaves(rev["data"]["metrics"])
-        for baseline in shown
-        for branch in baseline.get("experiments") or []
-        for rev in branch["revs"]
-        if rev.get("name")
-    }
+    return {name: leaves(rev["data"]["metrics"]) for name, rev in named_experiments(shown).items()}
 
 
 def check_experiments(clone: Clone, tolerance: float | None, names: list[str]) -> list[Finding]:

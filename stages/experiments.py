@@ -97,15 +97,23 @@ def dvc(*args: str) -> str:
     return result.stdout
 
 
-def up_to_date(experiments: dict[str, dict]) -> list[str]:
-    """Names that already have a finished experiment on HEAD with exactly these params: nothing to run."""
-    shown = json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed"))
-    finished = {
-        rev["name"]: (rev.get("data") or {}).get("params", {}).get("params.yaml", {}).get("data")
+def named_experiments(shown: list[dict]) -> dict[str, dict]:
+    """Each named experiment's entry in `dvc exp show --json` output (`rev`, `name`, `data`), by name."""
+    return {
+        rev["name"]: rev
         for baseline in shown
         for branch in baseline.get("experiments") or []
         for rev in branch.get("revs") or []
         if rev.get("name")
+    }
+
+
+def up_to_date(experiments: dict[str, dict]) -> list[str]:
+    """Names that already have a finished experiment on HEAD with exactly these params: nothing to run."""
+    shown = json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed"))
+    finished = {
+        name: (rev.get("data") or {}).get("params", {}).get("params.yaml", {}).get("data")
+        for name, rev in named_experiments(shown).items()
     }
     return [name for name, config in experiments.items() if finished.get(name) == config]
 
@@ -186,6 +194,22 @@ def failure_report(name: str) -> str:
     return "\n".join(f"  {line}" for line in log[-12:])
 
 
+def raise_if_failed(failed: list[str]) -> None:
+    """A UserError naming each failed experiment with the end of its log, if any failed."""
+    if failed:
+        reports = "\n".join(f"{name}:\n{failure_report(name)}" for name in failed)
+        raise UserError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}\n{reports}")
+
+
+def add_queue_options(parser: argparse.ArgumentParser) -> None:
+    """--file, --force and --jobs, shared by the commands that run experiments on the queue."""
+    parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
+    parser.add_argument("--force", action="store_true", help="rerun experiments that are up to date")
+    # Workers spend much of their time in DVC and git bookkeeping, so one more than the cores pays:
+    # on 2 cores the three notebooks take 75 s with 3 workers and 86 s with 2 (benchmarks/README.md).
+    parser.add_argument("--jobs", type=int, default=(os.cpu_count() or 1) + 1, help="parallel queue workers")
+
+
 def run_experiments(experiments: dict[str, dict], jobs: int, force: bool = False) -> list[str]:
     """Queue every experiment not already up to date, run the queue to the end, return those that failed."""
     done = [] if force or uncommitted_changes() else up_to_date(experiments)
@@ -222,11 +246,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("names", nargs="*", help="experiments to run (default: the three notebooks)")
     parser.add_argument("--all", action="store_true", help="also run next_experiments (nb4 to nb7)")
-    parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
-    parser.add_argument("--force", action="store_true", help="rerun experiments that are up to date")
-    # Workers spend much of their time in DVC and git bookkeeping, so one more than the cores pays:
-    # on 2 cores the three notebooks take 75 s with 3 workers and 86 s with 2 (benchmarks/README.md).
-    parser.add_argument("--jobs", type=int, default=(os.cpu_count() or 1) + 1, help="parallel queue workers")
+    add_queue_options(parser)
     args = parser.parse_args()
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be 1 or more")
@@ -237,9 +257,7 @@ def main() -> None:
     chosen = {name: experiments[name] for name in args.names or experiments}
     failed = run_experiments(chosen, jobs=max(1, min(args.jobs, len(chosen))), force=args.force)
     print(comparison_table())
-    if failed:
-        reports = "\n".join(f"{name}:\n{failure_report(name)}" for name in failed)
-        raise UserError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}\n{reports}")
+    raise_if_failed(failed)
 
 
 if __name__ == "__main__":

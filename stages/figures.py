@@ -117,15 +117,15 @@ def metric_bars(runs: dict):
 
 def _model_and_data(run, scratch: Path):
     """The run's model and validation split, read from its experiment commit."""
-    data, model, p = run.params["data"], run.params["model"], run.params
+    model = run.params["model"]
     (scratch / "model.safetensors").write_bytes(
         dvc.api.read("models/model.safetensors", repo=".", rev=run.rev, mode="rb")
     )
     (scratch / "val.csv").write_text(dvc.api.read("data/val.csv", repo=".", rev=run.rev))
     val = read_dataset(scratch / "val.csv")
     net = load_model(scratch / "model.safetensors", val.x.shape[1], model["hidden"], model["activation"],
-                     model["dropout"], p["data"]["standardize"])  # fmt: skip
-    return net, val, data
+                     model["dropout"], run.params["data"]["standardize"])  # fmt: skip
+    return net, val
 
 
 def decision_boundaries(runs: dict, scratch: Path):
@@ -137,7 +137,7 @@ def decision_boundaries(runs: dict, scratch: Path):
     u, v = np.meshgrid(GRID, GRID)
     for ax, config in zip(axes.flat, configs, strict=False):
         run = _first(runs[config])
-        net, val, _ = _model_and_data(run, scratch)
+        net, val = _model_and_data(run, scratch)
         plane = rule_plane(val.x.shape[1])
         points = np.column_stack([u.ravel(), v.ravel()]) @ plane
         prob = predict(net, torch.from_numpy(points.astype(np.float32))).numpy().reshape(u.shape)

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from stages.cli import UserError, run
-from stages.experiments import EVERY_NAMED, Lesson, dvc, load_experiments, load_lessons
+from stages.experiments import EVERY_NAMED, Lesson, dvc, load_experiments, load_lessons, named_experiments
 from stages.seeds import parse_seed_name
 from stages.stats import Summary, paired_difference, summarize, verdict
 
@@ -34,16 +34,14 @@ Runs = dict[str, dict[int, SeedRun]]  # config → seed → run
 def collect(shown: list[dict]) -> Runs:
     """The runs named CONFIG-sSEED in `dvc exp show --json` output, by config and seed."""
     runs: Runs = {}
-    for baseline in shown:
-        for branch in baseline.get("experiments") or []:
-            for rev in branch.get("revs") or []:
-                parsed = parse_seed_name(rev.get("name") or "")
-                data = rev.get("data") or {}
-                metrics = (data.get("metrics") or {}).get("eval/metrics.json", {}).get("data")
-                if parsed and metrics:
-                    config, seed = parsed
-                    params = data["params"]["params.yaml"]["data"]
-                    runs.setdefault(config, {})[seed] = SeedRun(config, seed, rev["rev"], params, metrics)
+    for name, rev in named_experiments(shown).items():
+        parsed = parse_seed_name(name)
+        data = rev.get("data") or {}
+        metrics = (data.get("metrics") or {}).get("eval/metrics.json", {}).get("data")
+        if parsed and metrics:
+            config, seed = parsed
+            params = data["params"]["params.yaml"]["data"]
+            runs.setdefault(config, {})[seed] = SeedRun(config, seed, rev["rev"], params, metrics)
     return runs
 
 

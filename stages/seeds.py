@@ -1,13 +1,19 @@
 """Run configurations over N seeds on DVC's queue, in parallel, as experiments named CONFIG-sSEED."""
 
 import argparse
-import os
 import re
 import sys
-from pathlib import Path
 
 from stages.cli import UserError, run
-from stages.experiments import EVERY_NAMED, failure_report, load_experiments, load_lessons, run_experiments
+from stages.experiments import (
+    EVERY_NAMED,
+    Lesson,
+    add_queue_options,
+    load_experiments,
+    load_lessons,
+    raise_if_failed,
+    run_experiments,
+)
 
 SEED_NAME = re.compile(r"^(?P<config>.+)-s(?P<seed>\d+)$")
 
@@ -39,9 +45,9 @@ def seeded(configs: dict[str, dict], n_seeds: int, vary_data: bool = False) -> d
     return experiments
 
 
-def lesson_configs(path: Path) -> list[str]:
+def lesson_configs(lessons: list[Lesson]) -> list[str]:
     """The configs the lessons compare, each once, in the order the lessons name them."""
-    names = [name for lesson in load_lessons(path) for name in (lesson.base, lesson.than, lesson.better)]
+    names = [name for lesson in lessons for name in (lesson.base, lesson.than, lesson.better)]
     return list(dict.fromkeys(name for name in names if name))
 
 
@@ -51,26 +57,21 @@ def main() -> None:
     parser.add_argument("configs", nargs="*", help="configs of experiments.yaml (default: the lessons')")
     parser.add_argument("--seeds", type=int, default=10, help="seeds per config, 0 to N-1 (default 10)")
     parser.add_argument("--vary-data", action="store_true", help="vary the data and split seeds too")
-    parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
-    parser.add_argument("--force", action="store_true", help="rerun experiments that are up to date")
-    parser.add_argument("--jobs", type=int, default=(os.cpu_count() or 1) + 1, help="parallel queue workers")
+    add_queue_options(parser)
     args = parser.parse_args()
     if args.seeds < 2 or args.jobs < 1:
         raise UserError("--seeds must be 2 or more (an interval needs two values), --jobs 1 or more")
-    known = load_experiments(args.file, EVERY_NAMED)
-    names = args.configs or lesson_configs(args.file)
+    known, lessons = load_experiments(args.file, EVERY_NAMED), load_lessons(args.file)
+    names = args.configs or lesson_configs(lessons)
     if unknown := [name for name in names if name not in known]:
         raise UserError(f"unknown config(s) {unknown}; {args.file} defines {', '.join(known)}")
     experiments = seeded({name: known[name] for name in names}, args.seeds, args.vary_data)
     print(f"{len(experiments)} experiments: {len(names)} configs x {args.seeds} seeds", file=sys.stderr)
-    failed = run_experiments(experiments, jobs=args.jobs, force=args.force)
-    if failed:
-        reports = "\n".join(f"{name}:\n{failure_report(name)}" for name in failed)
-        raise UserError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}\n{reports}")
+    raise_if_failed(run_experiments(experiments, jobs=args.jobs, force=args.force))
     from stages.report import config_table, held_runs, lessons_table  # the report imports this module
 
     runs = held_runs(args.file)
-    print(f"{config_table(runs)}\n\n{lessons_table(load_lessons(args.file), runs)}")
+    print(f"{config_table(runs)}\n\n{lessons_table(lessons, runs)}")
     print("\nthe report with figures: `python -m stages.report` writes reports/", file=sys.stderr)
 
 

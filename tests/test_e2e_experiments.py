@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 from conftest import copy_with_experiments, sh
 
+from stages.experiments import named_experiments
+
 pytestmark = pytest.mark.e2e
 NOTEBOOKS = ["nb1-bce", "nb2-mse", "nb3-mse-l2"]
 
@@ -43,12 +45,7 @@ def test_a_failing_experiment_is_named_with_its_error_and_the_others_kept(experi
 
 def exp_rows(repo: Path) -> dict[str, dict]:
     shown = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
-    rows = {}
-    for baseline in shown:
-        for branch in baseline.get("experiments") or []:
-            for rev in branch["revs"]:
-                rows[rev["name"]] = rev["data"]
-    return rows
+    return {name: rev["data"] for name, rev in named_experiments(shown).items()}
 
 
 def test_exp_show_lists_the_three_with_params_and_metrics(experimented):

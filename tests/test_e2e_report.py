@@ -7,6 +7,8 @@ from pathlib import Path
 import pytest
 from conftest import copy_with_experiments, sh
 
+from stages.experiments import named_experiments
+
 pytestmark = pytest.mark.e2e
 FIGURES = ["loss_curves.png", "metrics.png", "decision_boundaries.png"]
 
@@ -32,10 +34,8 @@ def test_each_config_ran_once_per_seed_as_a_dvc_experiment(reported):
     assert names == {"nb1-bce-s0", "nb1-bce-s1", "nb1-mse-s0", "nb1-mse-s1"}
     shown = json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)
     seeds = {
-        rev["name"]: rev["data"]["params"]["params.yaml"]["data"]["train"]["seed"]
-        for baseline in shown
-        for branch in baseline.get("experiments") or []
-        for rev in branch["revs"]
+        name: rev["data"]["params"]["params.yaml"]["data"]["train"]["seed"]
+        for name, rev in named_experiments(shown).items()
     }
     assert seeds == {"nb1-bce-s0": 0, "nb1-bce-s1": 1, "nb1-mse-s0": 0, "nb1-mse-s1": 1}
 

@@ -48,7 +48,7 @@ def _changes(a: dict, b: dict) -> list[str]:
 
 
 def test_lesson_configs_are_listed_once_each():
-    names = lesson_configs(SPEC)
+    names = lesson_configs(load_lessons(SPEC))
     assert len(names) == len(set(names)) == 7 and "nb2-mse" in names
 
 
