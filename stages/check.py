@@ -19,9 +19,11 @@ from stages.experiments import named_experiments
 FIXES = {
     "stale": "run `dvc repro` and commit dvc.lock",
     "nondeterministic": "seed every source of randomness in the stage, then run `dvc repro` and commit "
-    "dvc.lock (across machines, try --tolerance)",
+    "dvc.lock",
 }
 DATA_PREFIX = "data/"  # outputs that must match bit for bit even with --tolerance
+MACHINE_FILE = "models/machine.json"  # the class of machine that trained the model (see stages/cpu.py)
+SUGGESTED_TOLERANCE = "1e-4"
 REPEAT_FROM = "train"  # the first training stage: repeated with other threads in a new process
 
 
@@ -253,6 +255,33 @@ def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | No
     return []
 
 
+def describe_machine(machine: dict[str, str] | None) -> str:
+    """`x86_64 Linux, torch AVX2 kernels`, or `unknown` for a lock written before the class was recorded."""
+    if not machine:
+        return "unknown"
+    kernels = machine.get("torch_cpu_capability")
+    return f"{machine.get('architecture')} {machine.get('system')}, torch {kernels} kernels"
+
+
+def machine_note(clone: Clone) -> str:
+    """Whether this machine is of the class that wrote dvc.lock, and so whether strict bytes can match."""
+    shown = clone.sh("git", "show", f"HEAD:{MACHINE_FILE}", check=False)
+    committed = json.loads(shown.stdout) if shown.returncode == 0 else None
+    reproduced = clone.path / MACHINE_FILE
+    here = json.loads(reproduced.read_text()) if reproduced.exists() else None
+    if committed == here:
+        return (
+            f"This machine is of the class that wrote dvc.lock ({describe_machine(here)}), so these "
+            "differences are real failures, not another CPU's arithmetic."
+        )
+    return (
+        f"dvc.lock was written on another class of machine ({describe_machine(committed)}; this one: "
+        f"{describe_machine(here)}). PyTorch's kernels differ between them, so model and evaluation "
+        "bytes cannot match here. Compare within a tolerance instead (data must still match bit for "
+        f"bit):\n    python -m stages.check --tolerance {SUGGESTED_TOLERANCE}"
+    )
+
+
 def main() -> None:
     """Run every step and print what differs; exit 1 if anything does."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -278,10 +307,13 @@ def main() -> None:
         print("note: uncommitted changes are not checked; the check uses HEAD only", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="repro-check-") as root:
         experiments = None if args.skip_experiments else args.experiment
-        findings = run_steps(Clone(source, Path(root)), args.tolerance, experiments)
+        clone = Clone(source, Path(root))
+        findings = run_steps(clone, args.tolerance, experiments)
+        strict_outputs = args.tolerance is None and any(f.kind == "nondeterministic" for f in findings)
+        note = f"\n{machine_note(clone)}" if strict_outputs else ""
     if findings:
         report = "\n".join(str(finding) for finding in findings)
-        raise UserError(f"reproducibility check failed ({len(findings)} finding(s)):\n{report}")
+        raise UserError(f"reproducibility check failed ({len(findings)} finding(s)):\n{report}{note}")
     mode = "strict" if args.tolerance is None else f"tolerance {args.tolerance}"
     print(f"reproducibility check passed ({mode})")
 

@@ -9,7 +9,8 @@ import torch
 from torch import nn
 
 from stages.cli import UserError, parse_paths, run
-from stages.io import Dataset, read_splits, write_table
+from stages.cpu import machine_class
+from stages.io import Dataset, read_splits, write_json, write_table
 from stages.model import build_mlp, save_model
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
@@ -134,8 +135,12 @@ def write_history(path, history: History) -> None:
 
 
 def main() -> None:
-    """Read `model`, `train` and `data.standardize` params, --train and --val; write --model and --history."""
-    args = parse_paths(__doc__, "train", "val", "model", "history")
+    """Read `model`, `train`, `data.standardize`, --train and --val; write --model, --history, --machine.
+
+    --machine names the class of machine that trained the model: `stages.check` reads it to tell a real
+    difference from another architecture's arithmetic.
+    """
+    args = parse_paths(__doc__, "train", "val", "model", "history", "machine")
     m = load_section(args.params, "model", ModelParams)
     t = load_section(args.params, "train", TrainParams)
     standardize = load_section(args.params, "data", DataParams).standardize
@@ -152,6 +157,7 @@ def main() -> None:
     )  # fmt: skip
     save_model(model, args.model)
     write_history(args.history, history)
+    write_json(args.machine, machine_class())
 
 
 if __name__ == "__main__":

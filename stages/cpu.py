@@ -1,0 +1,45 @@
+"""One CPU code path for every x86-64 machine, so the same params give the same bytes on Intel and AMD.
+
+PyTorch picks its kernels by the CPU it finds: ATen's vectorised loops (activations, losses, Adam) run
+16 floats wide on AVX-512 and 8 wide on AVX2, and MKL's matrix products take another branch on
+Intel than on AMD. Each width sums in another order, so the last bits of the weights differ. The
+variables below pin one path. Both libraries read them once, at first use, so `stages/__init__.py`
+sets them before any stage imports torch, whatever the user's shell says.
+"""
+
+import os
+import platform
+
+X86_64 = {"x86_64", "amd64"}
+SAME_ARCHITECTURE = {"amd64": "x86_64", "arm64": "aarch64"}  # Windows' and macOS's names for them
+
+PINNED = {
+    # AVX2: every x86-64 CPU of the last decade has it, and on AVX-512 CPUs it was as fast here.
+    "ATEN_CPU_CAPABILITY": "avx2",
+    # MKL's one branch that gives the same results on Intel and AMD processors.
+    "MKL_CBWR": "COMPATIBLE",
+    # No oneDNN primitive runs for these models (ONEDNN_VERBOSE shows none); capped all the same, so
+    # a torch upgrade that routes Linear through oneDNN cannot bring AVX-512 back unnoticed.
+    "ONEDNN_MAX_CPU_ISA": "AVX2",
+}
+
+
+def pin_cpu_code_paths(environ: dict[str, str] = os.environ) -> None:
+    """Set PINNED in `environ` on x86-64; other architectures have no such kernels to choose."""
+    if platform.machine().lower() in X86_64:
+        environ.update(PINNED)
+
+
+def machine_class() -> dict[str, str]:
+    """What the pins cannot cover: the architecture, the OS, and the kernels torch really runs.
+
+    A CPU without AVX2 falls back to ATen's `DEFAULT` kernels and so is a class of its own.
+    """
+    import torch
+
+    architecture = platform.machine().lower()
+    return {
+        "architecture": SAME_ARCHITECTURE.get(architecture, architecture),
+        "system": platform.system(),
+        "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
+    }
