@@ -4,7 +4,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks import formats, loop, pipeline, scale
+from benchmarks import cpu_pin, formats, loop, pipeline, scale
 from benchmarks.common import machine
 
 SECTIONS = {
@@ -12,6 +12,7 @@ SECTIONS = {
     "loop": ("Training loop", loop.report),
     "scale": ("Scale", scale.report),
     "formats": ("Data format", formats.report),
+    "cpu": ("Pinned CPU code paths", cpu_pin.report),
 }
 
 

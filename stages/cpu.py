@@ -43,3 +43,20 @@ def machine_class() -> dict[str, str]:
         "system": platform.system(),
         "torch_cpu_capability": torch.backends.cpu.get_cpu_capability(),
     }
+
+
+def require_pinned() -> None:
+    """Stop if torch chose its kernels before the pin, as when torch ran before `stages` was imported."""
+    import torch
+
+    from stages.cli import UserError
+
+    chosen = torch.backends.cpu.get_cpu_capability()
+    if platform.machine().lower() in X86_64 and chosen not in (
+        "DEFAULT",
+        PINNED["ATEN_CPU_CAPABILITY"].upper(),
+    ):
+        raise UserError(
+            f"torch chose its {chosen} kernels before stages/cpu.py could pin them, so the bytes would "
+            "depend on this CPU; import `stages` before torch runs anything (`python -m stages.train` does)"
+        )

@@ -8,6 +8,7 @@ import torch
 from sklearn import metrics as sk
 
 from stages.cli import UserError, parse_paths, run
+from stages.cpu import require_pinned
 from stages.diagnosis import diagnose
 from stages.io import Dataset, read_splits, write_atomic, write_json, write_table
 from stages.model import count_params, load_model, predict
@@ -121,6 +122,7 @@ def main() -> None:
     args = parse_paths(
         __doc__, "model", "train", "val", "history", "metrics", "roc", "confusion", "loss-plot"
     )
+    require_pinned()
     m = load_section(args.params, "model", ModelParams)
     d = load_section(args.params, "data", DataParams)
     loss = load_section(args.params, "train", TrainParams).loss

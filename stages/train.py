@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from stages.cli import UserError, parse_paths, run
-from stages.cpu import machine_class
+from stages.cpu import machine_class, require_pinned
 from stages.io import Dataset, read_splits, write_json, write_table
 from stages.model import build_mlp, save_model
 from stages.params import DataParams, ModelParams, TrainParams, load_section
@@ -141,6 +141,7 @@ def main() -> None:
     difference from another architecture's arithmetic.
     """
     args = parse_paths(__doc__, "train", "val", "model", "history", "machine")
+    require_pinned()
     m = load_section(args.params, "model", ModelParams)
     t = load_section(args.params, "train", TrainParams)
     standardize = load_section(args.params, "data", DataParams).standardize

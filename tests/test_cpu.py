@@ -11,7 +11,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from stages.cpu import PINNED, machine_class, pin_cpu_code_paths
+from stages.cli import UserError
+from stages.cpu import PINNED, machine_class, pin_cpu_code_paths, require_pinned
 
 X86 = platform.machine().lower() in {"x86_64", "amd64"}
 CPU_FLAGS = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
@@ -124,3 +125,12 @@ def test_this_process_runs_the_pinned_kernels():
     import torch
 
     assert torch.backends.cpu.get_cpu_capability() == PINNED["ATEN_CPU_CAPABILITY"].upper()
+
+
+def test_a_pin_that_came_too_late_stops_the_stage(monkeypatch):
+    import torch
+
+    monkeypatch.setattr(platform, "machine", lambda: "x86_64")
+    monkeypatch.setattr(torch.backends.cpu, "get_cpu_capability", lambda: "AVX512")
+    with pytest.raises(UserError, match=r"torch chose its AVX512 kernels before stages/cpu\.py"):
+        require_pinned()
