@@ -1,10 +1,12 @@
 """Benchmark 7: what pinning torch's CPU code paths costs the train stage's loop (stages/cpu.py)."""
 
 import json
+import os
 import subprocess
 import sys
 
 from benchmarks.common import ROOT, table
+from stages.cpu import PINNED
 
 REPEATS = 3  # interleaved, best kept
 WORKLOADS = {  # name: (n_features, hidden, batch size, epochs), about a second each
@@ -40,7 +42,9 @@ print(json.dumps(speeds))
 
 
 def _speeds(mode: str) -> dict:
-    result = subprocess.run([sys.executable, "-c", CHILD, mode, json.dumps(WORKLOADS)], cwd=ROOT,
+    # Without the pins this process inherited from importing `stages`: the child sets its own, or not.
+    env = {name: value for name, value in os.environ.items() if name not in PINNED}
+    result = subprocess.run([sys.executable, "-c", CHILD, mode, json.dumps(WORKLOADS)], cwd=ROOT, env=env,
                             capture_output=True, text=True, check=True)  # fmt: skip
     return json.loads(result.stdout)
 
