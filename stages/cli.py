@@ -1,6 +1,7 @@
 """What every stage's entry point shares: one clear error line and a non-zero exit."""
 
 import argparse
+import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -22,10 +23,25 @@ def parse_paths(description: str, *names: str, argv: list[str] | None = None) ->
     return parser.parse_args(argv)
 
 
-def run(main: Callable[[], None]) -> None:
-    """Call a stage's main(), turning a UserError into one line on stderr and exit 2."""
+def run(main: Callable[[], None], dvc_removed_outputs: bool = True) -> None:
+    """Call a stage's main(), turning a UserError into one line on stderr and exit 2.
+
+    Under `dvc repro` (DVC sets DVC_STAGE), DVC removed the stage's outputs before running it; a
+    second line says how to get them back, unless the stage has no outputs worth keeping.
+    """
     try:
         main()
     except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
+        print(f"error: {error}{restore_hint() if dvc_removed_outputs else ''}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+
+
+def restore_hint() -> str:
+    """How to get back the outputs DVC removed before running the failing stage, or "" outside DVC."""
+    stage = os.environ.get("DVC_STAGE")
+    if not stage:
+        return ""
+    return (
+        f"\nnote: DVC removed the outputs of stage '{stage}' before running it; "
+        f"`dvc checkout {stage}` brings back the last ones dvc.lock records"
+    )

@@ -1,4 +1,9 @@
-"""The typed schema of params.yaml: one dataclass per section, validated before any output is touched."""
+"""The typed schema of params.yaml, one dataclass per section; and the `params` stage, which checks it all.
+
+`dvc.yaml` runs the `params` stage first, on any change to params.yaml: a bad value or an unknown key
+stops `dvc repro` before DVC removes the outputs of the stages that would read it. Its output never
+changes while the params are valid, so a valid change reruns only the stages that read that param.
+"""
 
 import dataclasses
 import difflib
@@ -11,7 +16,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from stages.cli import UserError
+from stages.cli import UserError, parse_paths, run
+from stages.io import write_atomic
 
 
 def _rule(
@@ -101,6 +107,16 @@ def read_params_file(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
     _reject_unknown(document, list(SECTIONS), str(path), "section")
     return document
+
+
+def params(path: Path) -> dict[str, Any]:
+    """Every section of the params file, validated and typed; unknown sections and keys are errors."""
+    document = read_params_file(path)
+    for name in SECTIONS:
+        if not isinstance(document.get(name), dict):
+            raise UserError(f"{path}: {name}: missing section or not a mapping; expected keys "
+                            f"{_names(SECTIONS[name])}")  # fmt: skip
+    return {name: parse_section(document[name], kind, f"{path}: {name}") for name, kind in SECTIONS.items()}
 
 
 def load_section(path: Path, name: str, schema: type[Section]) -> Section:
@@ -220,3 +236,18 @@ def _describe(rule: dict[str, Any]) -> str:
     right = ")" if rule["open_high"] or rule["high"] is None else "]"
     high = "inf" if rule["high"] is None else rule["high"]
     return f"{left}{rule['low']}, {high}{right}"
+
+
+# The same bytes for every valid params file, so that stages downstream see no change.
+VALID = b"params.yaml passed the schema in stages/params.py\n"
+
+
+def main() -> None:
+    """Check every section of --params against the schema; write --out, the same bytes whenever valid."""
+    args = parse_paths(__doc__.splitlines()[0], "out")
+    params(args.params)
+    write_atomic(args.out, VALID)
+
+
+if __name__ == "__main__":
+    run(main, dvc_removed_outputs=False)

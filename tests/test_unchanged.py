@@ -25,6 +25,7 @@ BEFORE = {  # md5 of data/raw.csv, the model and the history, with 20 epochs
     "nb3-mse-l2": ("25cea659c5adff0f12d5102d48c59f10", "5016d5aaecd51628a27f9df581617dce", "7070f47a8b9db4437007f0b30b01cd03"),
 }  # fmt: skip
 DEFAULT_OUTPUTS_BEFORE = {
+    "params.ok": "b317f30590cf5f215170cb4c10df62b5",  # the params stage's constant output
     "data/raw.csv": "e101acc30fc33056ddaa2c70878af390",
     "data/train.csv": "dc1c5dd8c8c8a69465d8122948d08e38",
     "data/val.csv": "f6f694e9d587361ec6bcea35bd653b07",
