@@ -41,7 +41,22 @@ def restore_hint() -> str:
     stage = os.environ.get("DVC_STAGE")
     if not stage:
         return ""
-    return (
+    hint = (
         f"\nnote: DVC removed the outputs of stage '{stage}' before running it; "
         f"`dvc checkout {stage}` brings back the last ones dvc.lock records"
     )
+    in_git = outputs_kept_in_git(Path(os.environ.get("DVC_ROOT", ".")) / "dvc.yaml", stage)
+    return hint + (f", and `git checkout HEAD -- {' '.join(in_git)}` those kept in git" if in_git else "")
+
+
+def outputs_kept_in_git(dvc_yaml: Path, stage: str) -> list[str]:
+    """The stage's `cache: false` outputs, which `dvc checkout` leaves to git."""
+    import yaml
+
+    try:
+        spec = yaml.safe_load(dvc_yaml.read_text())["stages"][stage]
+    except (OSError, KeyError, TypeError, yaml.YAMLError):
+        return []
+    entries = [entry for kind in ("outs", "metrics", "plots") for entry in spec.get(kind, [])]
+    return [path for entry in entries if isinstance(entry, dict)
+            for path, options in entry.items() if (options or {}).get("cache") is False]  # fmt: skip

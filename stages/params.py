@@ -105,7 +105,7 @@ def read_params_file(path: Path) -> dict[str, Any]:
         raise UserError(f"{path}: not valid YAML ({error.__class__.__name__}): fix the syntax") from None
     if not isinstance(document, dict):
         raise UserError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
-    _reject_unknown(document, list(SECTIONS), str(path), "section")
+    _reject_unknown(document, list(SECTIONS), f"{path}: ", "section")
     return document
 
 
@@ -130,7 +130,7 @@ def load_section(path: Path, name: str, schema: type[Section]) -> Section:
 
 def parse_section(raw: dict[str, Any], schema: type[Section], where: str) -> Section:
     """Check keys, types and ranges of one section; every error names key, value and allowed range."""
-    _reject_unknown(raw, _names(schema), where, "key")
+    _reject_unknown(raw, _names(schema), f"{where}.", "key")
     values = {}
     for spec in dataclasses.fields(schema):
         if spec.name not in raw:
@@ -143,13 +143,13 @@ def parse_section(raw: dict[str, Any], schema: type[Section], where: str) -> Sec
 
 
 def _reject_unknown(raw: dict, known: list[str], where: str, kind: str) -> None:
-    """Name the first unknown key and the known one it most resembles (`weigth_decay` → `weight_decay`)."""
+    """Name the first unknown key, after `where`, and the known one it most resembles (`weigth_decay`)."""
     for key in raw:
         if key not in known:
             near = difflib.get_close_matches(str(key), known, n=1)
             hint = f"; did you mean '{near[0]}'?" if near else f"; known: {', '.join(known)}"
             shown = key if isinstance(key, str) and key.isprintable() and len(key) < 60 else _short(key)
-            raise UserError(f"{where}.{shown}: unknown {kind}{hint}")
+            raise UserError(f"{where}{shown}: unknown {kind}{hint}")
 
 
 def _names(schema: type) -> list[str]:

@@ -67,19 +67,30 @@ def fit(
         # One gather per epoch; the batches are then views, not a gather each.
         order = torch.randperm(len(y), generator=shuffle).to(device)
         x_epoch, y_epoch = x[order], y[order]
-        for start in range(0, len(y), batch_size):
-            optimizer.zero_grad(set_to_none=True)
-            prediction = model(x_epoch[start : start + batch_size]).squeeze(1)
-            loss_fn(prediction, y_epoch[start : start + batch_size]).backward()
-            optimizer.step()
-        history.train_loss.append(_loss_on(model, loss_fn, x, y))
-        history.val_loss.append(_loss_on(model, loss_fn, x_val, y_val))
+        try:
+            for start in range(0, len(y), batch_size):
+                optimizer.zero_grad(set_to_none=True)
+                prediction = model(x_epoch[start : start + batch_size]).squeeze(1)
+                loss_fn(prediction, y_epoch[start : start + batch_size]).backward()
+                optimizer.step()
+            history.train_loss.append(_loss_on(model, loss_fn, x, y))
+            history.val_loss.append(_loss_on(model, loss_fn, x_val, y_val))
+        except RuntimeError:
+            # BCE rejects NaN predictions with an error where MSE returns a NaN loss.
+            with torch.no_grad():
+                if bool(torch.isfinite(model(x)).all()):
+                    raise
+            raise _diverged(epoch, "predictions no longer finite", lr) from None
         if not math.isfinite(history.train_loss[-1]):
-            raise UserError(
-                f"training diverged at epoch {epoch} (train loss {history.train_loss[-1]}); "
-                f"lower train.lr (now {lr}) in params.yaml; no model was saved"
-            )
+            raise _diverged(epoch, f"train loss {history.train_loss[-1]}", lr)
     return history
+
+
+def _diverged(epoch: int, symptom: str, lr: float) -> UserError:
+    return UserError(
+        f"training diverged at epoch {epoch} ({symptom}); lower train.lr (now {lr}) in params.yaml; "
+        "no model was saved"
+    )
 
 
 def _loss_on(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> float:

@@ -171,7 +171,7 @@ CASES = [
     ("huge integer", GENERATE, param("data.n_samples", 10**400), r"data\.n_samples = 1000.*\.\.\.: expected a finite int"),
     ("missing key", GENERATE, drop("data.noise"), r"data\.noise: required key is missing"),
     ("misspelt key", GENERATE, rename("data.n_samples", "n_sample"), r"data\.n_sample: unknown key; did you mean 'n_samples'"),
-    ("misspelt section", GENERATE, rename("train", "trian"), r"params\.yaml\.trian: unknown section; did you mean 'train'"),
+    ("misspelt section", GENERATE, rename("train", "trian"), r"params\.yaml: trian: unknown section; did you mean 'train'"),
     ("params not YAML", GENERATE, write("params.yaml", "data: [oops"), r"params\.yaml: not valid YAML"),
     ("params a list", GENERATE, write("params.yaml", "- 1\n- 2\n"), r"params\.yaml: expected a mapping of sections"),
     ("zero validation", SPLIT, param("split.val_fraction", 0), r"split\.val_fraction = 0: must be in \(0\.0, 1\.0\)"),

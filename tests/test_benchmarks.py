@@ -14,7 +14,7 @@ from benchmarks.scale import exponent
 
 def test_the_baseline_calls_every_stage_in_pipeline_order():
     modules = [module for module, _ in stage_calls(ROOT / "dvc.yaml").values()]
-    assert modules == ["stages.generate", "stages.split", "stages.train", "stages.evaluate"]
+    assert modules == ["stages.params", "stages.generate", "stages.split", "stages.train", "stages.evaluate"]
 
 
 def test_growth_exponent():

@@ -70,7 +70,7 @@ def test_metrics_compare_within_tolerance():
 
 def test_committed_lock_parses():
     lock = parse_lock(Path("dvc.lock").read_text())
-    assert set(lock) == {"generate", "split", "train", "evaluate"}
+    assert set(lock) == {"params", "generate", "split", "train", "evaluate"}
     assert lock["train"]["params"]["train.loss"] == "bce"
     assert "models/model.safetensors" in lock["train"]["outs"]
     assert isinstance(Finding("s", "p", "x", "stale"), Finding)

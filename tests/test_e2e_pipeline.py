@@ -47,17 +47,6 @@ def test_deleted_outputs_come_back_from_the_run_cache_without_running(reproduced
     assert sh(reproduced, "dvc", "status", "-q", check=False).returncode == 0
 
 
-def test_changing_the_loss_reruns_only_train_and_evaluate(reproduced):
-    params = reproduced / "params.yaml"
-    original = params.read_text()
-    try:
-        params.write_text(original.replace("loss: bce", "loss: mse"))
-        changed = json.loads(sh(reproduced, "dvc", "status", "--json").stdout)
-    finally:
-        params.write_text(original)
-    assert sorted(changed) == ["evaluate", "train"]
-
-
 def test_metrics_and_plots_are_declared_to_dvc(reproduced):
     metrics = json.loads(sh(reproduced, "dvc", "metrics", "show", "--json").stdout)
     values = metrics[""]["data"]["eval/metrics.json"]["data"]

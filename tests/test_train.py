@@ -49,9 +49,10 @@ def test_weight_decay_shrinks_the_weights(small_split):
     assert squared_norm(decayed) < squared_norm(plain)
 
 
-def test_divergence_stops_with_a_clear_error(small_split):
+@pytest.mark.parametrize("loss", ["mse", "bce"])  # BCE raises on NaN predictions instead of returning NaN
+def test_divergence_stops_with_a_clear_error(small_split, loss):
     with pytest.raises(UserError, match=r"training diverged at epoch .* lower train\.lr"):
-        train(*small_split, loss="mse", **{**FAST, "lr": 1e30})
+        train(*small_split, loss=loss, **{**FAST, "lr": 1e30})
 
 
 def test_losses_are_pytorchs_own():
