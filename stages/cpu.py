@@ -52,10 +52,8 @@ def require_pinned() -> None:
     from stages.cli import UserError
 
     chosen = torch.backends.cpu.get_cpu_capability()
-    if platform.machine().lower() in X86_64 and chosen not in (
-        "DEFAULT",
-        PINNED["ATEN_CPU_CAPABILITY"].upper(),
-    ):
+    pinned_or_fallback = {PINNED["ATEN_CPU_CAPABILITY"].upper(), "DEFAULT"}  # DEFAULT: a CPU without AVX2
+    if platform.machine().lower() in X86_64 and chosen not in pinned_or_fallback:
         raise UserError(
             f"torch chose its {chosen} kernels before stages/cpu.py could pin them, so the bytes would "
             "depend on this CPU; import `stages` before torch runs anything (`python -m stages.train` does)"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import commit_all, copy_repo, sh
+from conftest import copy_repo, sh
 
 pytestmark = pytest.mark.e2e
 OUTPUT_FOLDERS = ("data", "models", "eval")
@@ -18,7 +18,7 @@ def repo(tmp_path_factory) -> Path:
     """A committed copy with every output in place, from a full `dvc repro` of the committed params."""
     repo = copy_repo(tmp_path_factory.mktemp("params"))
     sh(repo, "dvc", "repro", "--quiet")
-    commit_all(repo, "outputs in place")
+    assert sh(repo, "git", "status", "--porcelain").stdout == "", "dvc.lock is stale: run `dvc repro`"
     return repo
 
 
