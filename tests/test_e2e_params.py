@@ -84,6 +84,15 @@ def restore(repo: Path) -> None:
         (repo / name).write_text(sh(repo, "git", "show", f"HEAD:{name}").stdout)
 
 
+def repro_with(repo: Path, breaks: Callable[[Path], None]):
+    """`dvc repro` with params.yaml changed by `breaks`, then the committed files back."""
+    breaks(repo)
+    try:
+        return sh(repo, "dvc", "repro", check=False)
+    finally:
+        restore(repo)
+
+
 def assert_stopped_cleanly(result, before: dict[str, str], repo: Path, expected: str) -> None:
     output = result.stdout + result.stderr
     assert result.returncode != 0, output
@@ -96,11 +105,7 @@ def assert_stopped_cleanly(result, before: dict[str, str], repo: Path, expected:
 @pytest.mark.parametrize(("what", "breaks", "expected"), BAD_PARAMS, ids=[case[0] for case in BAD_PARAMS])
 def test_dvc_repro_stops_a_bad_param_before_any_output_changes(repo, what, breaks, expected):
     before = outputs(repo)
-    breaks(repo)
-    try:
-        result = sh(repo, "dvc", "repro", check=False)
-    finally:
-        restore(repo)
+    result = repro_with(repo, breaks)
     assert_stopped_cleanly(result, before, repo, expected)
     assert result.stderr.count("error: ") == 1, "one error line from the stage"
 
@@ -112,11 +117,7 @@ def test_dvc_repro_stops_a_bad_param_before_any_output_changes(repo, what, break
 )
 def test_dvc_repro_stops_a_params_file_that_is_not_valid_yaml(repo, broken):
     before = outputs(repo)
-    broken(repo)
-    try:
-        result = sh(repo, "dvc", "repro", check=False)
-    finally:
-        restore(repo)
+    result = repro_with(repo, broken)
     output = result.stdout + result.stderr
     assert result.returncode != 0
     assert "params.yaml" in output and "Traceback" not in output
@@ -167,11 +168,7 @@ def test_a_valid_change_reruns_only_the_stages_that_read_it(repo):
 def test_a_stage_failing_under_dvc_says_how_to_get_its_outputs_back(repo):
     """Not a bad param: a valid one that makes training diverge, after DVC removed train's outputs."""
     before = outputs(repo)
-    setting("train", "lr", 1e30)(repo)
-    try:
-        result = sh(repo, "dvc", "repro", check=False)
-    finally:
-        restore(repo)  # the params stage had passed, and DVC had locked it
+    result = repro_with(repo, setting("train", "lr", 1e30))  # restores dvc.lock: the params stage locked
     assert result.returncode != 0
     assert "error: training diverged at epoch 1" in result.stderr
     assert (
