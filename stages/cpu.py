@@ -24,9 +24,14 @@ PINNED = {
 }
 
 
+def is_x86_64() -> bool:
+    """Whether this machine runs x86-64 code, by Linux's, macOS's or Windows' name for it."""
+    return platform.machine().lower() in X86_64
+
+
 def pin_cpu_code_paths(environ: dict[str, str] = os.environ) -> None:
     """Set PINNED in `environ` on x86-64; other architectures have no such kernels to choose."""
-    if platform.machine().lower() in X86_64:
+    if is_x86_64():
         environ.update(PINNED)
 
 
@@ -53,7 +58,7 @@ def require_pinned() -> None:
 
     chosen = torch.backends.cpu.get_cpu_capability()
     pinned_or_fallback = {PINNED["ATEN_CPU_CAPABILITY"].upper(), "DEFAULT"}  # DEFAULT: a CPU without AVX2
-    if platform.machine().lower() in X86_64 and chosen not in pinned_or_fallback:
+    if is_x86_64() and chosen not in pinned_or_fallback:
         raise UserError(
             f"torch chose its {chosen} kernels before stages/cpu.py could pin them, so the bytes would "
             "depend on this CPU; import `stages` before torch runs anything (`python -m stages.train` does)"

@@ -112,16 +112,17 @@ def read_params_file(path: Path) -> dict[str, Any]:
 def params(path: Path) -> dict[str, Any]:
     """Every section of the params file, validated and typed; unknown sections and keys are errors."""
     document = read_params_file(path)
-    for name in SECTIONS:
-        if not isinstance(document.get(name), dict):
-            raise UserError(f"{path}: {name}: missing section or not a mapping; expected keys "
-                            f"{_names(SECTIONS[name])}")  # fmt: skip
-    return {name: parse_section(document[name], kind, f"{path}: {name}") for name, kind in SECTIONS.items()}
+    return {name: section_of(document, path, name, schema) for name, schema in SECTIONS.items()}
 
 
 def load_section(path: Path, name: str, schema: type[Section]) -> Section:
     """Validate section `name` of the params file against `schema` and return it typed."""
-    raw = read_params_file(path).get(name)
+    return section_of(read_params_file(path), path, name, schema)
+
+
+def section_of(document: dict[str, Any], path: Path, name: str, schema: type[Section]) -> Section:
+    """Section `name` of a read params file, checked against `schema`."""
+    raw = document.get(name)
     where = f"{path}: {name}"
     if not isinstance(raw, dict):
         raise UserError(f"{where}: missing section or not a mapping; expected keys {_names(schema)}")

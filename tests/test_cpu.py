@@ -12,9 +12,9 @@ import yaml
 from conftest import ROOT
 
 from stages.cli import UserError
-from stages.cpu import PINNED, machine_class, pin_cpu_code_paths, require_pinned
+from stages.cpu import PINNED, is_x86_64, machine_class, pin_cpu_code_paths, require_pinned
 
-X86 = platform.machine().lower() in {"x86_64", "amd64"}
+X86 = is_x86_64()
 CPU_FLAGS = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
 
 # What another machine would choose by itself. ATEN_CPU_CAPABILITY picks ATen's kernels as an AVX2
