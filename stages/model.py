@@ -90,6 +90,68 @@ def load_model(path: Path, n_features: int, hidden: int | Sequence[int], activat
     return model.eval()
 
 
+class StackedMLP(nn.Module):
+    """Copies of one MLP side by side, each tensor with a leading copy axis: a layer is one batched matmul.
+
+    Every trained tensor is a view into one flat parameter, so an optimiser step is a few kernels for
+    all copies. Copy k computes what it would alone, so one copy (the train stage) and twenty (the
+    seeds study) run the same code and give the same bytes.
+    """
+
+    def __init__(self, models: Sequence[nn.Sequential], generators: Sequence[torch.Generator]) -> None:
+        super().__init__()
+        self.layers = list(models[0])  # the recipe; the template's own weights are not used
+        self.generators = generators  # one per copy, for its dropout masks
+        states = [model.state_dict() for model in models]
+        self.names = list(states[0])
+        trained = [name for name in self.names if name.endswith(("weight", "bias"))]
+        stacked = {name: torch.stack([state[name] for state in states]) for name in self.names}
+        self.flat = nn.Parameter(torch.cat([stacked[name].reshape(-1) for name in trained]))
+        self.views: dict[str, tuple[int, torch.Size]] = {}
+        offset = 0
+        for name in trained:
+            self.views[name] = (offset, stacked[name].shape)
+            offset += stacked[name].numel()
+        for name in self.names:
+            if name not in self.views:
+                self.register_buffer(_attribute(name), stacked[name])
+
+    def tensor(self, name: str) -> torch.Tensor:
+        """The stacked tensor of state-dict entry `name`: a view of `flat`, or a buffer."""
+        if name in self.views:
+            offset, shape = self.views[name]
+            return self.flat[offset : offset + shape.numel()].view(shape)
+        return getattr(self, _attribute(name))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Inputs (copies, rows, features) → P(y = 1) as (copies, rows)."""
+        for index, layer in enumerate(self.layers):
+            if isinstance(layer, Standardize):
+                mean, std = self.tensor(f"{index}.mean"), self.tensor(f"{index}.std")
+                x = (x - mean.unsqueeze(1)) / std.unsqueeze(1)
+            elif isinstance(layer, nn.Linear):
+                weight, bias = self.tensor(f"{index}.weight"), self.tensor(f"{index}.bias")
+                x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
+            elif isinstance(layer, nn.Dropout):
+                x = self._dropout(x, layer.p) if self.training else x
+            else:
+                x = layer(x)  # activations and the sigmoid work element by element
+        return x.squeeze(2)
+
+    def _dropout(self, x: torch.Tensor, p: float) -> torch.Tensor:
+        # Each copy draws its mask from its own generator, so a copy's masks do not depend on the others.
+        keep = torch.stack([torch.rand(x.shape[1:], generator=g) for g in self.generators]) >= p
+        return x * keep.to(x.device) / (1 - p)
+
+    def unstacked(self, index: int) -> dict[str, torch.Tensor]:
+        """Copy `index`'s state dict, under the names of the MLP it was stacked from."""
+        return {name: self.tensor(name)[index].detach().cpu().clone() for name in self.names}
+
+
+def _attribute(state_name: str) -> str:
+    return "stacked_" + state_name.replace(".", "_")
+
+
 def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """P(y = 1) for each row of `x`, in evaluation mode (no dropout) and without gradients."""
     model.eval()

@@ -8,15 +8,29 @@ from stages.params import SplitParams, load_section
 
 
 def split_indices(y: np.ndarray, val_fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted train and validation row indices; each class keeps its share in both parts."""
+    """Sorted train and validation row indices; each class keeps its share in both parts.
+
+    The validation part always has round(val_fraction · rows) rows, whatever the class balance, so
+    datasets of one size split into parts of one size (the seeds study stacks them).
+    """
     rng = np.random.default_rng(seed)
+    labels, counts = np.unique(y, return_counts=True)
     val = []
-    for label in np.unique(y):
+    for label, quota in zip(labels, class_quotas(counts, round(val_fraction * len(y))), strict=True):
         rows = np.flatnonzero(y == label)
-        val.append(rng.permutation(rows)[: round(val_fraction * len(rows))])
+        val.append(rng.permutation(rows)[:quota])
     val_rows = np.sort(np.concatenate(val))
     train_rows = np.setdiff1d(np.arange(len(y)), val_rows)
     return train_rows, val_rows
+
+
+def class_quotas(counts: np.ndarray, total: int) -> np.ndarray:
+    """Split `total` over classes in proportion to `counts`: floors, then the largest remainders."""
+    exact = counts * total / counts.sum()
+    quotas = np.floor(exact).astype(np.int64)
+    largest_remainders = np.argsort(-(exact - quotas), kind="stable")[: total - quotas.sum()]
+    quotas[largest_remainders] += 1
+    return quotas
 
 
 def split(data: Dataset, val_fraction: float, seed: int) -> tuple[Dataset, Dataset]:

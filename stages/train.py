@@ -2,6 +2,7 @@
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -11,10 +12,42 @@ from torch import nn
 from stages.cli import UserError, parse_paths, run
 from stages.cpu import machine_class, require_pinned
 from stages.io import Dataset, read_splits, write_json, write_table
-from stages.model import build_mlp, save_model
+from stages.model import StackedMLP, build_mlp, save_model
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
 LOSSES = {"bce": nn.functional.binary_cross_entropy, "mse": nn.functional.mse_loss}
+# Rows per batch are padded to a multiple of this (two AVX2 vectors of float32): then no copy's rows
+# fall in the scalar tail of a vectorised kernel, whose last bits differ from the vector lanes'.
+ROW_ALIGN = 16
+
+
+class Adam:
+    """Adam (Kingma and Ba, 2015) with L2 added to the gradient, as torch.optim.Adam's weight_decay.
+
+    Written out because torch's fused, foreach and for-loop Adams use fused multiply-adds in vector
+    lanes but not in the scalar tail, so an element's update would depend on where it lies in the
+    tensor: on how many copies train side by side. Every operation here is one correctly rounded
+    IEEE operation, the same in either path.
+    """
+
+    BETAS, EPS = (0.9, 0.999), 1e-8
+
+    def __init__(self, param: nn.Parameter, lr: float, weight_decay: float) -> None:
+        self.param, self.lr, self.weight_decay, self.steps = param, lr, weight_decay, 0
+        self.mean, self.square = torch.zeros_like(param), torch.zeros_like(param)
+
+    @torch.no_grad()
+    def step(self) -> None:
+        """One update from `param.grad`, which it then clears."""
+        (beta1, beta2), grad, param = self.BETAS, self.param.grad, self.param
+        if self.weight_decay:
+            grad = grad + param * self.weight_decay
+        self.steps += 1
+        self.mean.mul_(beta1).add_(grad * (1 - beta1))
+        self.square.mul_(beta2).add_(grad * grad * (1 - beta2))
+        denominator = (self.square.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.EPS)
+        param.sub_(self.mean / denominator * (self.lr / (1 - beta1**self.steps)))
+        param.grad = None
 
 
 @dataclass(frozen=True)
@@ -25,9 +58,11 @@ class History:
     val_loss: list[float]
 
 
-def tensors(data: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features and observed labels as float32 tensors on `device`."""
-    return torch.from_numpy(data.x).to(device), torch.from_numpy(data.y.astype(np.float32)).to(device)
+def stacked_tensors(parts: Sequence[Dataset], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features (copies, rows, features) and observed labels (copies, rows), float32 on `device`."""
+    x = np.stack([part.x for part in parts])
+    y = np.stack([part.y for part in parts]).astype(np.float32)
+    return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -43,47 +78,56 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(
-    model: nn.Module,
-    train: Dataset,
-    val: Dataset,
+    model: StackedMLP,
+    trains: Sequence[Dataset],
+    vals: Sequence[Dataset],
     *,
     loss: str,
     lr: float,
     weight_decay: float,
     epochs: int,
     batch_size: int,
-    seed: int,
-) -> History:
-    """Adam on shuffled mini-batches (L2 through weight_decay); stops with an error if the loss diverges."""
+) -> list[History]:
+    """Adam on shuffled mini-batches (L2 through weight_decay), each copy on its own data, in its own
+    order; stops with an error if the loss diverges."""
     loss_fn = LOSSES[loss]
-    # fused: one kernel per step instead of one per tensor; same results, fewer dispatches.
-    optimizer = torch.optim.Adam(model.parameters(), lr=lr, weight_decay=weight_decay, fused=True)
-    shuffle = torch.Generator().manual_seed(seed)  # on the CPU, so every device sees the same order
-    device = next(model.parameters()).device
-    (x, y), (x_val, y_val) = tensors(train, device), tensors(val, device)
-    history = History(train_loss=[], val_loss=[])
+    optimizer = Adam(model.flat, lr=lr, weight_decay=weight_decay)
+    device = model.flat.device
+    (x, y), (x_val, y_val) = stacked_tensors(trains, device), stacked_tensors(vals, device)
+    copies = torch.arange(len(trains), device=device).unsqueeze(1)
+    histories = [History(train_loss=[], val_loss=[]) for _ in trains]
     for epoch in range(1, epochs + 1):
         model.train()
-        # One gather per epoch; the batches are then views, not a gather each.
-        order = torch.randperm(len(y), generator=shuffle).to(device)
-        x_epoch, y_epoch = x[order], y[order]
+        # On the CPU, so every device sees the same order; one gather per epoch, then the batches are views.
+        order = torch.stack([torch.randperm(y.shape[1], generator=g) for g in model.generators])
+        x_epoch, y_epoch = x[copies, order.to(device)], y[copies, order.to(device)]
         try:
-            for start in range(0, len(y), batch_size):
-                optimizer.zero_grad(set_to_none=True)
-                prediction = model(x_epoch[start : start + batch_size]).squeeze(1)
-                loss_fn(prediction, y_epoch[start : start + batch_size]).backward()
+            for start in range(0, y.shape[1], batch_size):
+                batch = slice(start, start + batch_size)
+                # Summed over copies: each copy's gradient is that of its own mean loss.
+                _losses(model, loss_fn, x_epoch[:, batch], y_epoch[:, batch]).sum().backward()
                 optimizer.step()
-            history.train_loss.append(_loss_on(model, loss_fn, x, y))
-            history.val_loss.append(_loss_on(model, loss_fn, x_val, y_val))
+            losses = zip(_loss_on(model, loss_fn, x, y), _loss_on(model, loss_fn, x_val, y_val), strict=True)
         except RuntimeError:
             # BCE rejects NaN predictions with an error where MSE returns a NaN loss.
             with torch.no_grad():
                 if bool(torch.isfinite(model(x)).all()):
                     raise
             raise _diverged(epoch, "predictions no longer finite", lr) from None
-        if not math.isfinite(history.train_loss[-1]):
-            raise _diverged(epoch, f"train loss {history.train_loss[-1]}", lr)
-    return history
+        for history, (train_loss, val_loss) in zip(histories, losses, strict=True):
+            if not math.isfinite(train_loss):
+                raise _diverged(epoch, f"train loss {train_loss}", lr)
+            history.train_loss.append(train_loss)
+            history.val_loss.append(val_loss)
+    return histories
+
+
+def _losses(model: StackedMLP, loss_fn, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Each copy's mean loss on rows `x`, `y`, with the rows padded to ROW_ALIGN for the model."""
+    rows = x.shape[1]
+    padded = nn.functional.pad(x, (0, 0, 0, -rows % ROW_ALIGN))
+    # The slice of padded predictions is strided, so the loss runs row by row, never across copies.
+    return loss_fn(model(padded)[:, :rows], y, reduction="none").mean(dim=1)
 
 
 def _diverged(epoch: int, symptom: str, lr: float) -> UserError:
@@ -93,49 +137,55 @@ def _diverged(epoch: int, symptom: str, lr: float) -> UserError:
     )
 
 
-def _loss_on(model: nn.Module, loss_fn, x: torch.Tensor, y: torch.Tensor) -> float:
+def _loss_on(model: StackedMLP, loss_fn, x: torch.Tensor, y: torch.Tensor) -> list[float]:
     model.eval()
     with torch.no_grad():
-        return float(loss_fn(model(x).squeeze(1), y))
+        return _losses(model, loss_fn, x, y).tolist()
 
 
-def train(
-    train_data: Dataset,
-    val_data: Dataset,
+def train_copies(
+    trains: Sequence[Dataset],
+    vals: Sequence[Dataset],
     *,
+    seeds: Sequence[int],
     hidden: int | tuple[int, ...],
     loss: str,
     lr: float,
     weight_decay: float,
     epochs: int,
     batch_size: int,
-    seed: int,
     activation: str = "relu",
     dropout: float = 0.0,
     standardize: bool = False,
     device: str = "cpu",
-) -> tuple[nn.Module, History]:
-    """Build the MLP from `seed` and fit it on `device`; the same inputs give the same weights, bit for bit.
+) -> tuple[list[nn.Sequential], list[History]]:
+    """One MLP per (train, val, seed), trained side by side; copy k gets the bytes it would get alone.
 
-    The model comes back on the CPU.
+    A seed sets the initial weights (torch's global generator, as a lone model would draw them) and
+    the batch order and dropout masks (a generator of its own). The models come back on the CPU.
     """
-    torch.manual_seed(seed)
-    model = build_mlp(train_data.x.shape[1], hidden, activation, dropout, standardize)
-    if standardize:
-        model[0].fit(train_data.x)  # statistics of the training split alone
-    model.to(resolve_device(device))
-    history = fit(
-        model,
-        train_data,
-        val_data,
-        loss=loss,
-        lr=lr,
-        weight_decay=weight_decay,
-        epochs=epochs,
-        batch_size=batch_size,
-        seed=seed,
-    )
-    return model.cpu(), history
+    models = []
+    for data, seed in zip(trains, seeds, strict=True):
+        torch.manual_seed(seed)
+        model = build_mlp(data.x.shape[1], hidden, activation, dropout, standardize)
+        if standardize:
+            model[0].fit(data.x)  # statistics of the training split alone
+        models.append(model)
+    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
+    stacked = StackedMLP(models, generators).to(resolve_device(device))
+    options = {"lr": lr, "weight_decay": weight_decay, "epochs": epochs, "batch_size": batch_size}
+    histories = fit(stacked, trains, vals, loss=loss, **options)
+    for index, model in enumerate(models):
+        model.load_state_dict(stacked.unstacked(index))
+    return models, histories
+
+
+def train(train_data: Dataset, val_data: Dataset, *, seed: int, **options) -> tuple[nn.Module, History]:
+    """One model: `train_copies` with one copy (options: those of train_copies)."""
+    # Beside an identical twin: torch multiplies a batch of one matrix by another route than a batch
+    # of two or more (whose results agree), and the seeds study must get this model's bytes.
+    models, histories = train_copies([train_data] * 2, [val_data] * 2, seeds=[seed] * 2, **options)
+    return models[0], histories[0]
 
 
 def write_history(path, history: History) -> None:
