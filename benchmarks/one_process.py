@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from stages.experiments import load_experiments
+from journey.configs import load_experiments
 
 
 def stage_calls(dvc_yaml: Path) -> dict[str, tuple[str, list[str]]]:
@@ -35,7 +35,7 @@ def run_pipeline(workdir: Path, dvc_yaml: Path) -> None:
 
 
 def run_experiments(root: Path) -> None:
-    """The same work as `python -m stages.experiments`: each notebook's config, one after another."""
+    """The same work as `journey experiments`: each notebook's config, one after another."""
     for name, config in load_experiments(root / "experiments.yaml").items():
         workdir = root / "one_process" / name
         workdir.mkdir(parents=True)

@@ -44,7 +44,7 @@ def pipeline(workdir: Path) -> list[list[str]]:
 
 
 def experiments(workdir: Path) -> list[list[str]]:
-    """`python -m stages.experiments` on a fresh clone against one process, then again with no change."""
+    """`journey experiments` on a fresh clone against one process, then again with no change."""
     first, baseline = best_of(
         lambda i: measure([PYTHON, "-m", "stages.experiments"], fresh_clone(workdir, f"experiments{i}")),
         lambda i: measure(

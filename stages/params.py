@@ -20,7 +20,7 @@ from stages.cli import UserError, parse_paths, run
 from stages.io import write_atomic
 
 
-def _rule(
+def rule(
     low: float | None = None,
     high: float | None = None,
     *,
@@ -41,12 +41,12 @@ REAL_SOURCES = ("breast_cancer",)  # shipped inside scikit-learn: no download
 class DataParams:
     """Where the rows come from (generate), and whether train standardises the features."""
 
-    source: str = _rule(choices=("synthetic", *REAL_SOURCES))
-    seed: int | None = _rule(0, nullable=True)
-    n_samples: int | None = _rule(20, nullable=True)
-    n_features: int | None = _rule(2, nullable=True)
-    noise: float | None = _rule(0.0, 0.5, open_high=True, nullable=True)
-    standardize: bool = _rule()
+    source: str = rule(choices=("synthetic", *REAL_SOURCES))
+    seed: int | None = rule(0, nullable=True)
+    n_samples: int | None = rule(20, nullable=True)
+    n_features: int | None = rule(2, nullable=True)
+    noise: float | None = rule(0.0, 0.5, open_high=True, nullable=True)
+    standardize: bool = rule()
 
     SYNTHETIC_ONLY = ("seed", "n_samples", "n_features", "noise")
 
@@ -65,38 +65,39 @@ class DataParams:
 class SplitParams:
     """Train/validation split: read by the split stage."""
 
-    seed: int = _rule(0)
-    val_fraction: float = _rule(0.0, 1.0, open_low=True, open_high=True)
+    seed: int = rule(0)
+    val_fraction: float = rule(0.0, 1.0, open_low=True, open_high=True)
 
 
 @dataclass(frozen=True)
 class ModelParams:
     """MLP architecture: read by train and evaluate."""
 
-    hidden: tuple[int, ...] = _rule(1)  # widths; a single number means one hidden layer
-    activation: str = _rule(choices=("relu", "tanh", "leaky_relu"))
-    dropout: float = _rule(0.0, 1.0, open_high=True)
+    hidden: tuple[int, ...] = rule(1)  # widths; a single number means one hidden layer
+    activation: str = rule(choices=("relu", "tanh", "leaky_relu"))
+    dropout: float = rule(0.0, 1.0, open_high=True)
 
 
 @dataclass(frozen=True)
 class TrainParams:
     """Optimisation: read by the train stage (evaluate reads `loss` only)."""
 
-    loss: str = _rule(choices=("bce", "mse"))
-    lr: float = _rule(0.0, open_low=True)
-    weight_decay: float = _rule(0.0)
-    epochs: int = _rule(1)
-    batch_size: int = _rule(1)
-    seed: int = _rule(0)
-    device: str = _rule(choices=("cpu", "cuda", "auto"))
+    loss: str = rule(choices=("bce", "mse"))
+    lr: float = rule(0.0, open_low=True)
+    weight_decay: float = rule(0.0)
+    epochs: int = rule(1)
+    batch_size: int = rule(1)
+    seed: int = rule(0)
+    device: str = rule(choices=("cpu", "cuda", "auto"))
 
 
 SECTIONS = {"data": DataParams, "split": SplitParams, "model": ModelParams, "train": TrainParams}
 Section = TypeVar("Section")
 
 
-def read_params_file(path: Path) -> dict[str, Any]:
-    """Read params.yaml as a mapping, or raise a UserError that says what is wrong with it."""
+def read_params_file(path: Path, known: tuple[str, ...] = tuple(SECTIONS)) -> dict[str, Any]:
+    """Read a params file as a mapping of the `known` sections, or raise a UserError that says what
+    is wrong with it."""
     try:
         document = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -104,8 +105,8 @@ def read_params_file(path: Path) -> dict[str, Any]:
     except yaml.YAMLError as error:
         raise UserError(f"{path}: not valid YAML ({error.__class__.__name__}): fix the syntax") from None
     if not isinstance(document, dict):
-        raise UserError(f"{path}: expected a mapping of sections ({', '.join(SECTIONS)})")
-    _reject_unknown(document, list(SECTIONS), f"{path}: ", "section")
+        raise UserError(f"{path}: expected a mapping of sections ({', '.join(known)})")
+    _reject_unknown(document, list(known), f"{path}: ", "section")
     return document
 
 

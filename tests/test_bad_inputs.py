@@ -221,9 +221,9 @@ CASES = [
     ("unknown option", [*SPLIT, "--bogus"], nothing, r"unrecognized arguments: --bogus"),
     ("params file missing", [*GENERATE, "--params", "nope.yaml"], nothing, r"nope\.yaml: file not found"),
     ("output under a file", ["stages.generate", "--out", "params.yaml/raw.csv"], nothing, r"params\.yaml/raw\.csv: cannot write"),
-    ("unknown experiment", ["stages.experiments", "nb9"], nothing, r"unknown experiment\(s\) \['nb9'\]; experiments\.yaml defines nb1-bce"),
-    ("zero jobs", ["stages.experiments", "--jobs", "0"], nothing, r"--jobs 0: must be 1 or more"),
-    ("experiments file missing", ["stages.experiments", "--file", "nope.yaml"], nothing, r"nope\.yaml: file not found"),
+    ("unknown experiment", ["journey.cli", "experiments", "nb9"], nothing, r"unknown experiment\(s\) \['nb9'\]; experiments\.yaml defines nb1-bce"),
+    ("zero jobs", ["journey.cli", "experiments", "--jobs", "0"], nothing, r"--jobs 0: must be 1 or more"),
+    ("experiments file missing", ["journey.cli", "experiments", "--file", "nope.yaml"], nothing, r"nope\.yaml: file not found"),
 ]  # fmt: skip
 
 

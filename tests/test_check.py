@@ -9,7 +9,7 @@ import pytest
 import yaml
 from conftest import commit_all, copy_repo, sh
 
-from stages.check import (
+from journey.check import (
     Finding,
     check_experiments,
     compare_locks,
@@ -101,7 +101,7 @@ def work(baseline, tmp_path) -> Path:
 
 
 def check(repo: Path, *args: str):
-    return sh(repo, "python", "-m", "stages.check", *args, check=False)
+    return sh(repo, "journey", "check", *args, check=False)
 
 
 def test_tolerance_forgives_model_outputs_within_tolerance_but_never_data():
@@ -116,7 +116,7 @@ def test_tolerance_forgives_model_outputs_within_tolerance_but_never_data():
 
 def test_experiments_that_differ_between_runs_are_findings(monkeypatch):
     runs = iter([{"nb1": {"m:val.f1": 0.8}}, {"nb1": {"m:val.f1": 0.81}}])
-    monkeypatch.setattr("stages.check.experiment_metrics", lambda clone, names: next(runs))
+    monkeypatch.setattr("journey.check.experiment_metrics", lambda clone, names: next(runs))
     findings = check_experiments(SimpleNamespace(path=Path("/nonexistent")), None, [])
     assert [str(f).splitlines()[0] for f in findings] == [
         "stage nb1, metrics: differs between two runs: m:val.f1: 0.8 → 0.81"
@@ -126,7 +126,7 @@ def test_experiments_that_differ_between_runs_are_findings(monkeypatch):
 @pytest.mark.e2e
 def test_passes_on_a_clean_clone(work):
     # The full check, experiments included, runs on the real repository in .ci/run.
-    result = check(work, "--skip-experiments")
+    result = check(work, "--skip-study", "--skip-experiments")
     assert result.returncode == 0, result.stderr
     assert "[2/2] `train` onwards again, in a new process with other threads" in result.stdout
     assert "reproducibility check passed (strict)" in result.stdout
@@ -137,7 +137,7 @@ def test_catches_code_committed_without_its_lock(work):
     train = work / "stages" / "train.py"
     train.write_text(train.read_text() + "\n# a change committed without `dvc repro`\n")
     commit_all(work, "change train without dvc repro")
-    result = check(work, "--skip-experiments")
+    result = check(work, "--skip-study", "--skip-experiments")
     assert result.returncode == 2
     assert "stage train, stages/train.py: changed since dvc.lock was written" in result.stderr
     assert "fix: run `dvc repro` and commit dvc.lock" in result.stderr
@@ -153,7 +153,7 @@ def test_catches_a_stage_made_nondeterministic(work):
     generate.write_text(source)
     sh(work, "dvc", "repro", "--quiet")
     commit_all(work, "generate without a seed, lock updated")
-    result = check(work, "--skip-experiments")
+    result = check(work, "--skip-study", "--skip-experiments")
     assert result.returncode == 2
     assert "stage generate, data/raw.csv: differs from dvc.lock" in result.stderr
     assert "the stage is nondeterministic" in result.stderr and "seed every source" in result.stderr
@@ -168,7 +168,7 @@ def test_catches_a_tampered_output(work):
     raw.write_text("\n".join(lines) + "\n")
     sh(work, "dvc", "commit", "--force", "--quiet", "generate")
     commit_all(work, "hand-edited data committed")
-    result = check(work, "--skip-experiments")
+    result = check(work, "--skip-study", "--skip-experiments")
     assert result.returncode == 2
     assert "stage generate, data/raw.csv: differs from dvc.lock" in result.stderr
     assert "edited by hand" in result.stderr
@@ -192,7 +192,7 @@ def commit_model_from(work: Path, machine: dict[str, str] | None) -> None:
 def test_another_machine_class_fails_strict_with_the_tolerance_command_that_then_passes(work):
     apple = {"architecture": "aarch64", "system": "Darwin", "torch_cpu_capability": "DEFAULT"}
     commit_model_from(work, apple)
-    strict = check(work, "--skip-experiments")
+    strict = check(work, "--skip-study", "--skip-experiments")
     assert strict.returncode == 2
     assert "stage train, models/model.safetensors: differs from dvc.lock" in strict.stderr
     assert (
@@ -200,8 +200,8 @@ def test_another_machine_class_fails_strict_with_the_tolerance_command_that_then
         "this one: x86_64 Linux, torch AVX2 kernels)" in strict.stderr
     )
     command = strict.stderr.strip().splitlines()[-1].split()
-    assert command == ["python", "-m", "stages.check", "--tolerance", "1e-4"]
-    tolerant = check(work, "--skip-experiments", *command[3:])
+    assert command == ["journey", "check", "--tolerance", "1e-4"]
+    tolerant = check(work, "--skip-study", "--skip-experiments", *command[2:])
     assert tolerant.returncode == 0, tolerant.stderr
     assert "tolerated: stage train, models/model.safetensors differs" in tolerant.stdout
     assert "tolerated: stage train, models/machine.json differs" in tolerant.stdout
@@ -211,7 +211,7 @@ def test_another_machine_class_fails_strict_with_the_tolerance_command_that_then
 @pytest.mark.e2e
 def test_the_same_machine_class_makes_a_difference_a_real_failure(work):
     commit_model_from(work, machine=None)
-    strict = check(work, "--skip-experiments")
+    strict = check(work, "--skip-study", "--skip-experiments")
     assert strict.returncode == 2
     assert "stage train, models/model.safetensors: differs from dvc.lock" in strict.stderr
     same = "This machine is of the class that wrote dvc.lock (x86_64 Linux, torch AVX2 kernels)"

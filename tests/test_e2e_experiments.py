@@ -1,4 +1,4 @@
-"""End to end: `python -m stages.experiments` with the real `dvc` and `git` on a temporary copy."""
+"""End to end: `journey experiments` with the real `dvc` and `git` on a temporary copy."""
 
 import ast
 import json
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from conftest import copy_with_experiments, sh
 
-from stages.experiments import named_experiments
+from journey.dvc import named_experiments
 
 pytestmark = pytest.mark.e2e
 NOTEBOOKS = ["nb1-bce", "nb2-mse", "nb3-mse-l2"]
@@ -16,7 +16,7 @@ NOTEBOOKS = ["nb1-bce", "nb2-mse", "nb3-mse-l2"]
 
 @pytest.fixture(scope="module")
 def experimented(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
-    """A fresh copy after `python -m stages.experiments`, epochs cut short, plus one experiment that fails."""
+    """A fresh copy after `journey experiments`, epochs cut short, plus one experiment that fails."""
 
     def shorten_and_add_a_failing_one(spec: dict) -> None:
         spec["defaults"]["train"]["epochs"] = 8
@@ -25,7 +25,7 @@ def experimented(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
 
     destination = tmp_path_factory.mktemp("experimented")
     repo = copy_with_experiments(destination, shorten_and_add_a_failing_one, "short, one failing")
-    return repo, sh(repo, "python", "-m", "stages.experiments", check=False)
+    return repo, sh(repo, "journey", "experiments", check=False)
 
 
 def test_experiments_print_the_comparison_table(experimented):
@@ -71,7 +71,7 @@ def test_plots_diff_has_both_loss_curves_of_each_experiment(experimented):
 def test_rerunning_with_nothing_changed_runs_nothing(experimented):
     repo, _ = experimented
     before = sh(repo, "dvc", "exp", "list").stdout
-    result = sh(repo, "python", "-m", "stages.experiments", *NOTEBOOKS)
+    result = sh(repo, "journey", "experiments", *NOTEBOOKS)
     assert all(f"{name}: up to date" in result.stderr for name in NOTEBOOKS)
     assert "queued" not in result.stderr
     assert sh(repo, "dvc", "exp", "list").stdout == before
@@ -79,7 +79,7 @@ def test_rerunning_with_nothing_changed_runs_nothing(experimented):
 
 def test_force_reruns_and_replaces_instead_of_duplicating(experimented):
     repo, _ = experimented
-    result = sh(repo, "python", "-m", "stages.experiments", "--force", "nb1-bce")
+    result = sh(repo, "journey", "experiments", "--force", "nb1-bce")
     assert "queued nb1-bce" in result.stderr
     names = sh(repo, "dvc", "exp", "list", "--name-only").stdout.split()
     assert names.count("nb1-bce") == 1 and set(NOTEBOOKS) <= set(names)

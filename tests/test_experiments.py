@@ -6,7 +6,9 @@ import pytest
 import yaml
 
 from stages.cli import UserError
-from stages.experiments import load_experiments, queue_states, set_param_args, wait_for_queue
+from journey.configs import load_experiments
+from journey.dvc import queue_states
+from journey.experiments import set_param_args, wait_for_queue
 from stages.model import build_mlp, count_params
 from stages.params import SECTIONS
 
@@ -56,7 +58,7 @@ def test_queue_status_table_is_parsed(monkeypatch):
         "2b605ea  nb3-mse-l2  Nov 20, 2026  Queued\n\n"
         "Worker status: 0 active, 1 idle\n"
     )
-    monkeypatch.setattr("stages.experiments.dvc", lambda *args: table)
+    monkeypatch.setattr("journey.dvc.dvc", lambda *args: table)
     assert queue_states() == {"nb1-bce": "Success", "nb2-mse": "Failed", "nb3-mse-l2": "Queued"}
 
 
@@ -64,9 +66,9 @@ def test_queue_workers_that_die_are_restarted(monkeypatch):
     """DVC's workers can exit with tasks still queued; the runner notices and starts them again."""
     states = iter([{"nb1": "Queued"}, {"nb1": "Queued"}, {"nb1": "Success"}])
     commands = []
-    monkeypatch.setattr("stages.experiments.dvc", lambda *args: commands.append(args[:2]))
-    monkeypatch.setattr("stages.experiments.queue_states", lambda: next(states))
-    monkeypatch.setattr("stages.experiments.active_workers", lambda: 0)
-    monkeypatch.setattr("stages.experiments.POLL_SECONDS", 0)
+    monkeypatch.setattr("journey.experiments.dvc", lambda *args: commands.append(args[:2]))
+    monkeypatch.setattr("journey.experiments.queue_states", lambda: next(states))
+    monkeypatch.setattr("journey.experiments.active_workers", lambda: 0)
+    monkeypatch.setattr("journey.experiments.POLL_SECONDS", 0)
     assert wait_for_queue(["nb1"], jobs=2) == {"nb1": "Success"}
     assert commands == [("queue", "start")] * 3

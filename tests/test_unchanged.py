@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from stages.check import parse_lock
-from stages.experiments import load_experiments
+from journey.check import parse_lock
+from journey.configs import load_experiments
 from stages.generate import generate
 from stages.io import write_dataset
 from stages.model import save_model

@@ -45,8 +45,8 @@ def test_actionlint_catches_a_broken_workflow(actionlint, tmp_path):
     assert any("base_branch" in finding["message"] for finding in lint(actionlint, broken))
 
 
-SHARED_STEPS = ["ruff check .", "python -m pytest", "python -m stages.check", "python -m stages.experiments",
-                "python -m stages.plots"]  # fmt: skip
+SHARED_STEPS = ["ruff check .", "python -m pytest", "journey check", "journey experiments",
+                "journey plots"]  # fmt: skip
 
 
 def test_workflow_runs_the_same_steps_as_ci():

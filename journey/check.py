@@ -1,6 +1,8 @@
-"""Prove that the committed code reproduces the committed dvc.lock, in a clean clone of HEAD."""
+"""Prove that the committed code reproduces the committed locks, in a clean clone of HEAD."""
 
 import argparse
+import csv
+import io
 import json
 import os
 import shutil
@@ -13,8 +15,8 @@ from typing import Any
 
 import yaml
 
-from stages.cli import UserError, run
-from stages.experiments import named_experiments
+from journey.dvc import git, named_experiments, repo_root, sh
+from stages.cli import UserError
 
 FIXES = {
     "stale": "run `dvc repro` and commit dvc.lock",
@@ -25,6 +27,9 @@ DATA_PREFIX = "data/"  # outputs that must match bit for bit even with --toleran
 MACHINE_FILE = "models/machine.json"  # the class of machine that trained the model (see stages/cpu.py)
 SUGGESTED_TOLERANCE = "1e-4"
 REPEAT_FROM = "train"  # the first training stage: repeated with other threads in a new process
+STUDY_FOLDER = "study"
+STUDY_PIPELINE = "study/dvc.yaml"
+STUDY_TABLE = "reports/seeds.csv"  # every seed's numbers, in git
 
 
 @dataclass(frozen=True)
@@ -130,15 +135,11 @@ class Clone:
     def sh(
         self, *args: str, env: dict[str, str] | None = None, check: bool = True
     ) -> subprocess.CompletedProcess:
-        result = subprocess.run(args, cwd=self.path, capture_output=True, text=True, env=env)
-        if check and result.returncode != 0:
-            raise UserError(
-                f"`{' '.join(args)}` failed in the clean clone:\n{result.stderr or result.stdout}"
-            )
-        return result
+        return sh(*args, cwd=self.path, env=env, check=check)
 
-    def lock(self) -> dict:
-        return parse_lock((self.path / "dvc.lock").read_text())
+    def lock(self, pipeline: str = "") -> dict:
+        """The stages of dvc.lock, or of the lock of the pipeline in folder `pipeline`."""
+        return parse_lock((self.path / pipeline / "dvc.lock").read_text())
 
     def metrics(self) -> dict[str, float]:
         """The workspace's metrics, as `dvc metrics show` reads them."""
@@ -160,18 +161,11 @@ def leaves(files: dict[str, dict]) -> dict[str, float]:
             for key, value in flatten(entry.get("data", {})).items()}  # fmt: skip
 
 
-def git(*args: str, cwd: Path) -> str:
-    result = subprocess.run(["git", *args], cwd=cwd, capture_output=True, text=True)
-    if result.returncode != 0:
-        raise UserError(f"`git {' '.join(args)}` failed: {result.stderr.strip()}")
-    return result.stdout
-
-
 def check_lock(clone: Clone, committed: dict, tolerance: float | None) -> list[Finding]:
     """`dvc repro` from nothing, then compare every hash with the committed dvc.lock."""
     clone.sh("dvc", "repro", "--quiet")
     findings = compare_locks(committed, clone.lock())
-    if clone.sh("dvc", "status", "--quiet", check=False).returncode != 0:
+    if clone.sh("dvc", "status", "--quiet", "dvc.yaml", check=False).returncode != 0:
         findings.append(Finding("(all)", "dvc status", "not up to date after `dvc repro`", "stale"))
     if tolerance is None:
         return findings
@@ -212,9 +206,48 @@ def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
     return tolerate(findings, first_metrics, clone.metrics(), tolerance)
 
 
+def check_study(clone: Clone, committed: dict, tolerance: float | None) -> list[Finding]:
+    """`dvc repro` of the seeds study from nothing, against the committed study/dvc.lock; with a
+    tolerance, differing outputs pass if every number of the per-seed table is within it."""
+    clone.sh("dvc", "repro", "--quiet", STUDY_PIPELINE)
+    findings = compare_locks(committed, clone.lock(STUDY_FOLDER))
+    if tolerance is None:
+        return findings
+    committed_table = clone.sh("git", "show", f"HEAD:{STUDY_TABLE}").stdout
+    differences = table_differences(committed_table, (clone.path / STUDY_TABLE).read_text(), tolerance)
+    kept = [f for f in findings if f.kind != "nondeterministic" or differences]
+    for finding in findings:
+        if finding not in kept:
+            print(f"tolerated: stage {finding.stage}, {finding.path} differs; numbers within {tolerance}")
+    return kept + [
+        Finding("(study)", STUDY_TABLE, f"beyond tolerance {tolerance}: {line}", "nondeterministic")
+        for line in differences
+    ]
+
+
+def table_differences(expected: str, actual: str, tolerance: float) -> list[str]:
+    """Cells of two CSV tables that differ: text exactly, numbers by more than `tolerance`."""
+    rows = [list(csv.reader(io.StringIO(text))) for text in (expected, actual)]
+    if len(rows[0]) != len(rows[1]):
+        return [f"{len(rows[0])} rows → {len(rows[1])} rows"]
+    lines = []
+    for number, (old, new) in enumerate(zip(*rows, strict=True)):
+        for column, (a, b) in enumerate(zip(old, new, strict=False)):
+            if a != b and not _close(a, b, tolerance):
+                lines.append(f"row {number}, column {rows[0][0][column]}: {a} → {b}")
+    return lines
+
+
+def _close(a: str, b: str, tolerance: float) -> bool:
+    try:
+        return abs(float(a) - float(b)) <= tolerance
+    except ValueError:
+        return False
+
+
 def experiment_metrics(clone: Clone, names: list[str]) -> dict[str, dict[str, float]]:
-    """Run `python -m stages.experiments` (all, or `names`) and return each experiment's numeric metrics."""
-    clone.sh(sys.executable, "-m", "stages.experiments", "--force", *names)
+    """Run `journey experiments` (all, or `names`) and return each experiment's numeric metrics."""
+    clone.sh(sys.executable, "-m", "journey", "experiments", "--force", *names)
     shown = json.loads(clone.sh("dvc", "exp", "show", "--json").stdout)
     return {name: leaves(rev["data"]["metrics"]) for name, rev in named_experiments(shown).items()}
 
@@ -231,9 +264,10 @@ def check_experiments(clone: Clone, tolerance: float | None, names: list[str]) -
     return findings
 
 
-def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | None) -> list[Finding]:
+def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | None,
+              study: bool = True) -> list[Finding]:  # fmt: skip
     """The steps in order; a lock that does not reproduce stops the later steps."""
-    committed = clone.lock()
+    committed, committed_study = clone.lock(), clone.lock(STUDY_FOLDER)
     steps = [
         (
             "dvc repro from nothing, against the committed dvc.lock",
@@ -244,6 +278,13 @@ def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | No
             lambda: check_repeat(clone, tolerance),
         ),
     ]
+    if study:
+        steps.append(
+            (
+                f"the seeds study ({STUDY_PIPELINE}) from nothing, against its committed lock",
+                lambda: check_study(clone, committed_study, tolerance),
+            )
+        )
     if experiments is not None:
         steps.append(
             ("the named experiments, twice", lambda: check_experiments(clone, tolerance, experiments))
@@ -278,19 +319,19 @@ def machine_note(clone: Clone) -> str:
         f"dvc.lock was written on another class of machine ({describe_machine(committed)}; this one: "
         f"{describe_machine(here)}). PyTorch's kernels differ between them, so model and evaluation "
         "bytes cannot match here. Compare within a tolerance instead (data must still match bit for "
-        f"bit):\n    python -m stages.check --tolerance {SUGGESTED_TOLERANCE}"
+        f"bit):\n    journey check --tolerance {SUGGESTED_TOLERANCE}"
     )
 
 
-def main() -> None:
-    """Run every step and print what differs; exit 1 if anything does."""
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """--tolerance, and options that skip steps while you iterate."""
     parser.add_argument(
         "--tolerance",
         type=float,
         default=None,
         help="across machines: data outputs still bitwise, metrics within this absolute tolerance",
     )
+    parser.add_argument("--skip-study", action="store_true", help="skip the seeds study")
     parser.add_argument("--skip-experiments", action="store_true", help="skip the named experiments")
     parser.add_argument(
         "--experiment",
@@ -299,16 +340,19 @@ def main() -> None:
         metavar="NAME",
         help="run only this named experiment (repeatable; default: the notebooks)",
     )
-    args = parser.parse_args()
+
+
+def command(args: argparse.Namespace) -> None:
+    """Run every step and print what differs; exit 1 if anything does."""
     if args.tolerance is not None and args.tolerance < 0:
         raise UserError(f"--tolerance {args.tolerance}: must be 0 or more")
-    source = Path(git("rev-parse", "--show-toplevel", cwd=Path.cwd()).strip())
+    source = repo_root()
     if git("status", "--porcelain", "--untracked-files=no", cwd=source).strip():
         print("note: uncommitted changes are not checked; the check uses HEAD only", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="repro-check-") as root:
         experiments = None if args.skip_experiments else args.experiment
         clone = Clone(source, Path(root))
-        findings = run_steps(clone, args.tolerance, experiments)
+        findings = run_steps(clone, args.tolerance, experiments, study=not args.skip_study)
         strict_outputs = args.tolerance is None and any(f.kind == "nondeterministic" for f in findings)
         note = f"\n{machine_note(clone)}" if strict_outputs else ""
     if findings:
@@ -316,7 +360,3 @@ def main() -> None:
         raise UserError(f"reproducibility check failed ({len(findings)} finding(s)):\n{report}{note}")
     mode = "strict" if args.tolerance is None else f"tolerance {args.tolerance}"
     print(f"reproducibility check passed ({mode})")
-
-
-if __name__ == "__main__":
-    run(main)

@@ -4,19 +4,15 @@ import argparse
 import ast
 import json
 import re
-import subprocess
 from pathlib import Path
 
-from stages.cli import UserError, run
+from journey.dvc import dvc
 
 
 def vega_specs(revisions: list[str]) -> dict[str, dict]:
     """Each Vega-Lite chart that `dvc plots diff` draws for these revisions, by title."""
-    result = subprocess.run(["dvc", "plots", "diff", *revisions, "--json"], capture_output=True, text=True)
-    if result.returncode != 0:
-        raise UserError(f"`dvc plots diff {' '.join(revisions)}` failed:\n{result.stderr.strip()}")
     specs = {}
-    for title, renders in json.loads(result.stdout).get("data", {}).items():
+    for title, renders in json.loads(dvc("plots", "diff", *revisions, "--json")).get("data", {}).items():
         for render in renders:
             if render.get("type") == "vega":
                 content = render["content"]
@@ -29,19 +25,17 @@ def file_name(title: str) -> str:
     return re.sub(r"[^a-z0-9]+", "-", title.lower()).strip("-") + ".png"
 
 
-def main() -> None:
-    """Write one PNG per chart of `dvc plots diff REVISION...` into --out."""
-    import vl_convert
-
-    parser = argparse.ArgumentParser(description=__doc__)
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Revisions, and the folder to write into."""
     parser.add_argument("revisions", nargs="*", help="experiments, branches or commits (default: workspace)")
     parser.add_argument("--out", type=Path, default=Path("dvc_plots/png"))
-    args = parser.parse_args()
+
+
+def command(args: argparse.Namespace) -> None:
+    """Write one PNG per chart of `dvc plots diff REVISION...` into --out."""
+    import vl_convert  # a test extra: only this command needs it
+
     args.out.mkdir(parents=True, exist_ok=True)
     for title, spec in vega_specs(args.revisions).items():
         (args.out / file_name(title)).write_bytes(vl_convert.vegalite_to_png(spec, scale=2))
         print(args.out / file_name(title))
-
-
-if __name__ == "__main__":
-    run(main)

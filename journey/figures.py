@@ -1,6 +1,6 @@
 """The report's figures: loss curves per lesson, metric bars with CI whiskers, decision boundaries.
 
-Outputs of an experiment are read from its commit with `dvc.api`, so the figures show what DVC holds.
+They are drawn from the seeds stage's outputs: each config's mean curves, its table, its first model.
 For more than two features the decision boundary is drawn in the plane of the two directions the
 label rule reads (u: the scaled sum of the even-indexed features, v: of the odd ones): validation
 points are projected onto it, and the model is evaluated on it with every other direction at 0.
@@ -9,18 +9,19 @@ points are projected onto it, and the model is evaluated on it with every other 
 import io
 from pathlib import Path
 
-import dvc.api
 import matplotlib
 import numpy as np
 import torch
+from safetensors.torch import load as load_tensors
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from journey.seeds import Seeds, load_config, parts
+from journey.stats import summarize
 from stages.generate import BALANCE_OFFSET, rule_plane
-from stages.io import read_dataset, write_atomic
-from stages.model import load_model, predict
-from stages.stats import summarize
+from stages.io import write_atomic
+from stages.model import build_mlp, predict
 
 METRIC_LABELS = {
     "accuracy": "accuracy",
@@ -32,12 +33,13 @@ METRIC_LABELS = {
 GRID = np.linspace(-3, 3, 241)
 
 
-def draw_all(out: Path, runs: dict, lessons: list, scratch: Path) -> list[str]:
+def draw_all(out: Path, runs: Path, tables: dict, lessons: list, experiments: Path) -> list[str]:
     """Write every figure into `out` and return their file names."""
+    configs = {name: load_config(experiments, name) for name in tables}
     figures = {
-        "loss_curves.png": loss_curves(runs, lessons),
-        "metrics.png": metric_bars(runs),
-        "decision_boundaries.png": decision_boundaries(runs, scratch),
+        "loss_curves.png": loss_curves(runs, configs, lessons),
+        "metrics.png": metric_bars(tables),
+        "decision_boundaries.png": decision_boundaries(runs, configs, tables),
     }
     for name, figure in figures.items():
         save(figure, out / name)
@@ -52,26 +54,23 @@ def save(figure, path: Path) -> None:
     write_atomic(path, png.getvalue())
 
 
-def _history(rev: str) -> np.ndarray:
-    text = dvc.api.read("models/history.csv", repo=".", rev=rev)
-    return np.loadtxt(io.StringIO(text), delimiter=",", skiprows=1, ndmin=2)
+def _history(runs: Path, config: str) -> np.ndarray:
+    return np.loadtxt(runs / config / "history.csv", delimiter=",", skiprows=1, ndmin=2)
 
 
-def loss_curves(runs: dict, lessons: list):
+def loss_curves(runs: Path, configs: dict, lessons: list):
     """Per lesson, the mean over seeds of each config's train (dashed) and validation (solid) loss.
 
     Configs trained on different losses get one y axis each (BCE left, MSE right): their units differ.
     """
     figure, axes = plt.subplots(1, len(lessons), figsize=(5.5 * len(lessons), 4.4), dpi=100, squeeze=False)
     for ax, lesson in zip(axes[0], lessons, strict=True):
-        configs = [name for name in (lesson.base, lesson.than, lesson.better) if name and name in runs]
-        if not configs:
-            ax.text(0.5, 0.5, "not run", ha="center", va="center", transform=ax.transAxes)
-        losses = sorted({_first(runs[config]).params["train"]["loss"] for config in configs})
+        names = lesson.configs()
+        losses = sorted({configs[config]["train"]["loss"] for config in names})
         y_axes = {loss: ax if index == 0 else ax.twinx() for index, loss in enumerate(losses)}
-        for index, config in enumerate(configs):
-            loss = _first(runs[config]).params["train"]["loss"]
-            mean = np.stack([_history(run.rev) for run in runs[config].values()]).mean(axis=0)
+        for index, config in enumerate(names):
+            loss = configs[config]["train"]["loss"]
+            mean = _history(runs, config)
             target = y_axes[loss]
             target.plot(mean[:, 0], mean[:, 2], color=f"C{index}", label=f"{config} validation")
             target.plot(mean[:, 0], mean[:, 1], color=f"C{index}", linestyle="--", label=f"{config} train")
@@ -88,16 +87,13 @@ def loss_curves(runs: dict, lessons: list):
     return figure
 
 
-def _first(by_seed: dict):
-    return by_seed[min(by_seed)]
-
-
-def metric_bars(runs: dict):
+def metric_bars(tables: dict):
     """Per metric, each config's mean over seeds with its 95% confidence interval as a whisker."""
-    configs = list(runs)
+    configs = list(tables)
     figure, axes = plt.subplots(1, len(METRIC_LABELS), figsize=(4 * len(METRIC_LABELS), 4.5), dpi=100)
     for ax, (metric, label) in zip(axes, METRIC_LABELS.items(), strict=True):
-        summaries = [summarize([run.metrics["val"][metric] for run in runs[c].values()]) for c in configs]
+        summaries = [summarize([float(row[metric]) for row in tables[c] if row["source"] == "all"])
+                     for c in configs]  # fmt: skip
         means = np.array([s.mean for s in summaries])
         whiskers = np.array([[s.mean - s.low, s.high - s.mean] for s in summaries]).T
         ax.bar(
@@ -115,29 +111,27 @@ def metric_bars(runs: dict):
     return figure
 
 
-def _model_and_data(run, scratch: Path):
-    """The run's model and validation split, read from its experiment commit."""
-    model = run.params["model"]
-    (scratch / "model.safetensors").write_bytes(
-        dvc.api.read("models/model.safetensors", repo=".", rev=run.rev, mode="rb")
-    )
-    (scratch / "val.csv").write_text(dvc.api.read("data/val.csv", repo=".", rev=run.rev))
-    val = read_dataset(scratch / "val.csv")
-    net = load_model(scratch / "model.safetensors", val.x.shape[1], model["hidden"], model["activation"],
-                     model["dropout"], run.params["data"]["standardize"])  # fmt: skip
-    return net, val
+def _first_run(runs: Path, config: dict, name: str, row: dict):
+    """The model and validation split of the config's first run (row 0 of its table)."""
+    m = config["model"]
+    net = build_mlp(int(config["data"]["n_features"] or 30), m["hidden"], m["activation"], m["dropout"],
+                    config["data"]["standardize"])  # fmt: skip
+    stacked = load_tensors((runs / name / "models.safetensors").read_bytes())
+    net.load_state_dict({key: tensor[0] for key, tensor in stacked.items()})
+    seeds = Seeds(row["source"], int(row["index"]), int(row["data_seed"]), int(row["split_seed"]),
+                  int(row["train_seed"]))  # fmt: skip
+    return net.eval(), parts(config, seeds)[1]
 
 
-def decision_boundaries(runs: dict, scratch: Path):
-    """Each config's lowest-seed model: P(y = 1) over the rule's plane, its 0.5 contour, the true rule."""
-    configs = [c for c in runs if _first(runs[c]).params["data"]["source"] == "synthetic"]
+def decision_boundaries(runs: Path, all_configs: dict, tables: dict):
+    """Each config's first model: P(y = 1) over the rule's plane, its 0.5 contour, the true rule."""
+    configs = [c for c in tables if all_configs[c]["data"]["source"] == "synthetic"]
     columns = min(4, len(configs))
     rows = -(-len(configs) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.8 * rows), dpi=100, squeeze=False)
     u, v = np.meshgrid(GRID, GRID)
     for ax, config in zip(axes.flat, configs, strict=False):
-        run = _first(runs[config])
-        net, val = _model_and_data(run, scratch)
+        net, val = _first_run(runs, all_configs[config], config, tables[config][0])
         plane = rule_plane(val.x.shape[1])
         points = np.column_stack([u.ravel(), v.ravel()]) @ plane
         prob = predict(net, torch.from_numpy(points.astype(np.float32))).numpy().reshape(u.shape)
@@ -148,7 +142,7 @@ def decision_boundaries(runs: dict, scratch: Path):
         ax.scatter(
             projected[:, 0], projected[:, 1], c=val.y, cmap="RdBu_r", s=8, edgecolors="white", linewidths=0.3
         )
-        ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u", ylabel="v", title=f"{config} (seed {run.seed})")
+        ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u", ylabel="v", title=f"{config} (first seed)")
         ax.title.set_fontsize(10)
     for ax in list(axes.flat)[len(configs) :]:
         ax.axis("off")

@@ -1,0 +1,70 @@
+"""experiments.yaml: the named configurations (defaults plus each one's changes) and the lessons."""
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from stages.cli import UserError
+from stages.params import SECTIONS, parse_section
+
+NOTEBOOKS = ("experiments",)
+ALL = ("experiments", "next_experiments")  # `--all`: the README's results table
+EVERY_NAMED = (*ALL, "study_configs")  # any of these may be run by name
+
+Config = dict[str, dict[str, Any]]  # section → key → value: a whole params.yaml
+
+
+def load_experiments(path: Path, groups: tuple[str, ...] = NOTEBOOKS) -> dict[str, Config]:
+    """Full params of each experiment in these groups of experiments.yaml: `defaults` updated
+    section by section with the experiment's changes, then validated."""
+    try:
+        document = yaml.safe_load(path.read_text())
+        defaults, experiments = document["defaults"], dict(document["experiments"])
+        for group in groups:
+            experiments |= document.get(group) or {}
+    except FileNotFoundError:
+        raise UserError(f"{path}: file not found") from None
+    except (yaml.YAMLError, TypeError, KeyError) as error:
+        raise UserError(f"{path}: expected mappings `defaults` and `experiments` ({error})") from None
+    return {name: _resolve(path, name, defaults, changes or {}) for name, changes in experiments.items()}
+
+
+def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> Config:
+    unknown = set(changes) - set(SECTIONS)
+    if unknown:
+        raise UserError(f"{path}: {name}: unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
+    config = {section: {**defaults.get(section, {}), **changes.get(section, {})} for section in SECTIONS}
+    for section, schema in SECTIONS.items():
+        parse_section(config[section], schema, f"{path}: {name}.{section}")
+    return config
+
+
+@dataclass(frozen=True)
+class Lesson:
+    """One of the seed's lessons: the claim that config `better` beats config `than`."""
+
+    claim: str
+    better: str
+    than: str
+    base: str | None = None  # a config both sides change one thing of; their gains over it are shown
+
+    def configs(self) -> list[str]:
+        """The configs the lesson compares, base first."""
+        return [name for name in (self.base, self.than, self.better) if name]
+
+
+def load_lessons(path: Path) -> list[Lesson]:
+    """The `lessons` of experiments.yaml, each naming configs that experiments.yaml defines."""
+    known = load_experiments(path, EVERY_NAMED)
+    try:
+        lessons = [Lesson(**entry) for entry in yaml.safe_load(path.read_text()).get("lessons") or []]
+    except TypeError as error:
+        raise UserError(
+            f"{path}: lessons: each needs claim, better, than and may have base ({error})"
+        ) from None
+    for lesson in lessons:
+        if missing := [name for name in lesson.configs() if name not in known]:
+            raise UserError(f"{path}: lesson {lesson.claim!r} names unknown configs {missing}")
+    return lessons

@@ -1,0 +1,184 @@
+"""Study stage seeds: every seed of one config, trained side by side in one process.
+
+Seed i of a study with master seed M is NumPy's `SeedSequence(M, spawn_key=(i,))`; its first three
+32-bit words are the data, split and train seeds of that run (the train seed sets the initial
+weights, then the batch order and dropout masks). Seeds 0 to n-1 vary all four sources. To tell the
+sources apart, n_per_source more seeds vary data and split only (the train seed of seed 0 kept), and
+n_per_source more vary initialisation and order only (the data and split of seed 0 kept).
+Each row of the table holds the three seeds, so any run can be repeated alone with
+`dvc exp run -S data.seed=… -S split.seed=… -S train.seed=…` and the config's other params.
+"""
+
+import argparse
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+from safetensors.torch import save as save_tensors
+from torch import nn
+
+from journey.configs import EVERY_NAMED, Config, load_experiments
+from stages.cli import UserError, run
+from stages.cpu import require_pinned
+from stages.evaluate import evaluate
+from stages.generate import generate, load_real
+from stages.io import Dataset, write_atomic, write_table
+from stages.model import count_params, predict
+from stages.params import read_params_file, rule, section_of
+from stages.split import split
+from stages.train import History, train_copies
+
+STUDY_SECTIONS = ("configs", "seeds", "report")  # of study/params.yaml
+SOURCES = ("all", "data+split", "init+order")  # what a seed varies
+# The per-seed table: which run, its seeds, its validation metrics and fit verdict.
+SEED_COLUMNS = ("config", "source", "index", "data_seed", "split_seed", "train_seed")
+METRIC_COLUMNS = ("n_params", "accuracy", "roc_auc", "f1", "log_loss", "brier", "noise_ceiling_accuracy",
+                  "train_loss", "val_loss", "generalization_gap", "best_epoch", "fit")  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SeedsParams:
+    """The `seeds` section of study/params.yaml."""
+
+    master: int = rule(0)
+    n: int = rule(2)  # an interval needs two values
+    n_per_source: int = rule(2)
+
+
+@dataclass(frozen=True)
+class Seeds:
+    """One run of a config: what it varies, its number among those, and the seeds it uses."""
+
+    source: str
+    index: int
+    data: int
+    split: int
+    train: int
+
+
+def derive(master: int, index: int) -> tuple[int, int, int]:
+    """The data, split and train seeds of seed `index`: independent streams, whatever the index."""
+    words = np.random.SeedSequence(master, spawn_key=(index,)).generate_state(3)
+    return int(words[0]), int(words[1]), int(words[2])
+
+
+def plan(master: int, n: int, n_per_source: int) -> list[Seeds]:
+    """The runs of one config: n varying everything, then n_per_source for each source alone."""
+    runs = [Seeds("all", i, *derive(master, i)) for i in range(n)]
+    data0, split0, train0 = derive(master, 0)
+    for j in range(n_per_source):
+        data, split_seed, _ = derive(master, n + j)
+        runs.append(Seeds("data+split", j, data, split_seed, train0))
+    for j in range(n_per_source):
+        _, _, train = derive(master, n + n_per_source + j)
+        runs.append(Seeds("init+order", j, data0, split0, train))
+    return runs
+
+
+def parts(config: Config, seeds: Seeds) -> tuple[Dataset, Dataset]:
+    """The train and validation splits of one run, as the generate and split stages would write them."""
+    d = config["data"]
+    if d["source"] == "synthetic":
+        data = generate(seeds.data, d["n_samples"], d["n_features"], d["noise"])
+    else:
+        data = load_real(d["source"])  # a fixed dataset: only the split varies its rows
+    return split(data, config["split"]["val_fraction"], seeds.split)
+
+
+def seeds(config: Config, runs: list[Seeds]) -> tuple[list[nn.Sequential], list[History], list[dict]]:
+    """Train every run of `config` side by side; return the models, their curves and their metrics."""
+    splits = [parts(config, entry) for entry in runs]
+    m, t = config["model"], config["train"]
+    models, histories = train_copies(
+        [train for train, _ in splits], [val for _, val in splits], seeds=[entry.train for entry in runs],
+        hidden=m["hidden"], activation=m["activation"], dropout=m["dropout"],
+        standardize=config["data"]["standardize"], loss=t["loss"], lr=t["lr"],
+        weight_decay=t["weight_decay"], epochs=t["epochs"], batch_size=t["batch_size"], device=t["device"],
+    )  # fmt: skip
+    synthetic = config["data"]["source"] == "synthetic"
+    documents = []
+    for model, history, (train, val) in zip(models, histories, splits, strict=True):
+        curves = np.column_stack([np.arange(1, len(history.train_loss) + 1), history.train_loss,
+                                  history.val_loss])  # fmt: skip
+        probs = [predict(model, torch.from_numpy(part.x)).double().numpy() for part in (train, val)]
+        documents.append(evaluate(count_params(model), t["loss"], train, val, *probs, curves, synthetic))
+    return models, histories, documents
+
+
+def table_rows(name: str, runs: list[Seeds], documents: list[dict]) -> list[dict]:
+    """One row per run: SEED_COLUMNS then METRIC_COLUMNS, from the evaluate stage's metrics documents."""
+    rows = []
+    for entry, document in zip(runs, documents, strict=True):
+        val, fit = document["val"], document["fit"]
+        rows.append({
+            "config": name, "source": entry.source, "index": entry.index, "data_seed": entry.data,
+            "split_seed": entry.split, "train_seed": entry.train, "n_params": document["n_params"],
+            **{key: val[key] for key in ("accuracy", "roc_auc", "f1", "log_loss", "brier")},
+            "noise_ceiling_accuracy": val["noise_ceiling_accuracy"], "train_loss": document["train"]["loss"],
+            "val_loss": val["loss"], "generalization_gap": fit["generalization_gap"],
+            "best_epoch": fit["best_epoch"], "fit": fit["verdict"],
+        })  # fmt: skip
+    return rows
+
+
+def format_rows(rows: list[dict]) -> str:
+    """CSV text: integers as they are, floats to 6 decimals, a missing ceiling as empty."""
+
+    def cell(value) -> str:
+        if isinstance(value, float):
+            return f"{value:.6f}"
+        return "" if value is None else str(value)
+
+    lines = [",".join((*SEED_COLUMNS, *METRIC_COLUMNS))]
+    lines += [",".join(cell(row[column]) for column in (*SEED_COLUMNS, *METRIC_COLUMNS)) for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def mean_curves(histories: list[History], runs: list[Seeds]) -> dict[str, np.ndarray]:
+    """Epoch, and the train and validation loss per epoch averaged over the seeds that vary everything."""
+    kept = [history for history, entry in zip(histories, runs, strict=True) if entry.source == "all"]
+    train = np.mean([history.train_loss for history in kept], axis=0)
+    val = np.mean([history.val_loss for history in kept], axis=0)
+    return {"epoch": np.arange(1, len(train) + 1), "train_loss": train, "val_loss": val}
+
+
+def stacked_state(models: list[nn.Sequential]) -> dict[str, torch.Tensor]:
+    """Every run's weights under the model's own names, with a leading run axis (the table's order)."""
+    states = [model.state_dict() for model in models]
+    return {name: torch.stack([state[name] for state in states]).contiguous() for name in states[0]}
+
+
+def load_config(experiments: Path, name: str) -> Config:
+    """The full params of config `name` of experiments.yaml."""
+    configs = load_experiments(experiments, EVERY_NAMED)
+    if name not in configs:
+        raise UserError(f"{experiments}: no config named {name!r}; study/params.yaml `configs` lists "
+                        f"configs of it: {', '.join(configs)}")  # fmt: skip
+    return configs[name]
+
+
+def main() -> None:
+    """Read the `seeds` params and --config of --experiments; write seeds.csv, history.csv and
+    models.safetensors into --out."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--config", required=True, help="a config of --experiments")
+    parser.add_argument("--params", type=Path, required=True, help="the study's params file")
+    parser.add_argument("--experiments", type=Path, required=True)
+    parser.add_argument("--out", type=Path, required=True, help="a folder for this config's outputs")
+    args = parser.parse_args()
+    require_pinned()
+    p = section_of(read_params_file(args.params, STUDY_SECTIONS), args.params, "seeds", SeedsParams)
+    config = load_config(args.experiments, args.config)
+    runs = plan(p.master, p.n, p.n_per_source)
+    torch.set_num_threads(1)  # tiny layers; results do not depend on it (tests/test_cpu.py)
+    torch.use_deterministic_algorithms(True)
+    models, histories, documents = seeds(config, runs)
+    write_atomic(args.out / "seeds.csv", format_rows(table_rows(args.config, runs, documents)).encode())
+    write_table(args.out / "history.csv", mean_curves(histories, runs),
+                {"epoch": "%d", "train_loss": "%.6f", "val_loss": "%.6f"})  # fmt: skip
+    write_atomic(args.out / "models.safetensors", save_tensors(stacked_state(models)))
+
+
+if __name__ == "__main__":
+    run(main)
