@@ -4,7 +4,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks import cpu_pin, formats, loop, pipeline, scale
+from benchmarks import cpu_pin, formats, loop, pipeline, scale, study
 from benchmarks.common import machine
 
 SECTIONS = {
@@ -13,6 +13,7 @@ SECTIONS = {
     "scale": ("Scale", scale.report),
     "formats": ("Data format", formats.report),
     "cpu": ("Pinned CPU code paths", cpu_pin.report),
+    "study": ("Seeds study", study.report),
 }
 
 

@@ -24,19 +24,17 @@ if sys.argv[1] == "machine":
     import torch
     torch.ones(64).exp(), torch.ones(4, 4) @ torch.ones(4, 4)
 from stages.generate import generate
-from stages.model import build_mlp
 from stages.split import split
-from stages.train import fit
+from stages.train import train
 import torch
 torch.set_num_threads(1)
 speeds = {"capability": torch.backends.cpu.get_cpu_capability()}
 for name, (features, hidden, batch, epochs) in json.loads(sys.argv[2]).items():
-    train, val = split(generate(seed=0, n_samples=20_000, n_features=features, noise=0.05), 0.2, seed=0)
-    torch.manual_seed(0)
-    model = build_mlp(features, hidden)
+    train_part, val = split(generate(seed=0, n_samples=20_000, n_features=features, noise=0.05), 0.2, seed=0)
     start = time.perf_counter()
-    fit(model, train, val, loss="bce", lr=0.001, weight_decay=0.0, epochs=epochs, batch_size=batch, seed=0)
-    speeds[name] = epochs * len(train.y) / (time.perf_counter() - start)
+    train(train_part, val, hidden=hidden, loss="bce", lr=0.001, weight_decay=0.0, epochs=epochs,
+          batch_size=batch, seed=0)
+    speeds[name] = epochs * len(train_part.y) / (time.perf_counter() - start)
 print(json.dumps(speeds))
 """
 
@@ -50,7 +48,7 @@ def _speeds(mode: str) -> dict:
 
 
 def report(_workdir=None) -> str:
-    """Samples per second of `fit` pinned and as this CPU would choose, one thread, best of REPEATS."""
+    """Samples per second of `train` pinned and as this CPU would choose, one thread, best of REPEATS."""
     best = {"pinned": {}, "machine": {}}
     for _ in range(REPEATS):
         for mode, speeds in best.items():

@@ -9,9 +9,11 @@ from torch import nn
 
 from benchmarks.common import table, verdict
 from stages.generate import generate
+from stages.io import Dataset
 from stages.model import build_mlp
 from stages.split import split
-from stages.train import LOSSES, fit, tensors
+from stages.train import LOSSES
+from stages.train import train as train_stage
 
 N_SAMPLES = 20_000  # 16,000 training rows
 EPOCHS = {32: 4, 1024: 60}  # about a second of training each
@@ -56,6 +58,11 @@ def dataloader_loop(model: nn.Module, x, y, x_val, y_val, epochs: int, batch_siz
             loss_fn(model(x).squeeze(1), y), loss_fn(model(x_val).squeeze(1), y_val)
 
 
+def tensors(data: Dataset, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features and observed labels as float32 tensors on `device`."""
+    return torch.from_numpy(data.x).to(device), torch.from_numpy(data.y.astype("float32")).to(device)
+
+
 def samples_per_second(loop: Callable, batch_size: int) -> float:
     """Training rows consumed per second by `loop`, on the nb1 network and a fresh copy of the data."""
     train, val = split(generate(seed=0, n_samples=N_SAMPLES, n_features=2, noise=0.05), 0.2, seed=0)
@@ -63,24 +70,19 @@ def samples_per_second(loop: Callable, batch_size: int) -> float:
     model = build_mlp(2, 4)
     epochs = EPOCHS[batch_size]
     start = time.perf_counter()
-    if loop is fit:
-        fit(
-            model,
-            train,
-            val,
-            loss="bce",
-            lr=0.001,
-            weight_decay=0.0,
-            epochs=epochs,
-            batch_size=batch_size,
-            seed=0,
-        )
+    if loop is train_stage:
+        options = {"lr": 0.001, "weight_decay": 0.0, "epochs": epochs, "batch_size": batch_size}
+        train_stage(train, val, hidden=4, loss="bce", seed=0, **options)
     else:
         loop(model, *tensors(train, CPU), *tensors(val, CPU), epochs, batch_size, seed=0)
     return epochs * len(train.y) / (time.perf_counter() - start)
 
 
-LOOPS = {"train stage (`fit`)": fit, "minimal hand-written": minimal_loop, "DataLoader": dataloader_loop}
+LOOPS = {
+    "train stage (`train`)": train_stage,
+    "minimal hand-written": minimal_loop,
+    "DataLoader": dataloader_loop,
+}
 
 
 def report(_workdir=None) -> str:
@@ -92,14 +94,14 @@ def report(_workdir=None) -> str:
         for _ in range(REPEATS):
             for name, loop in LOOPS.items():
                 speed[name] = max(speed[name], samples_per_second(loop, batch_size))
-        stage = speed["train stage (`fit`)"]
+        stage = speed["train stage (`train`)"]
         for name, value in speed.items():
             ratio, target = stage / value, _target(name, batch_size)
             check = verdict(ratio, target, at_most=False) if target else ""
             rows.append(
                 [batch_size, name, f"{value:,.0f}", f"{ratio:.2f}", f"≥ {target}" if target else "", check]
             )
-        threaded = _with_threads(os.cpu_count() or 1, fit, batch_size)
+        threaded = _with_threads(os.cpu_count() or 1, train_stage, batch_size)
         rows.append([batch_size, f"train stage, {os.cpu_count()} threads", f"{threaded:,.0f}",
                      f"{stage / threaded:.2f}", "", ""])  # fmt: skip
     header = ["batch", "loop", "samples/s", "train stage ÷ this", "target", ""]

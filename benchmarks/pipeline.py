@@ -46,12 +46,12 @@ def pipeline(workdir: Path) -> list[list[str]]:
 def experiments(workdir: Path) -> list[list[str]]:
     """`journey experiments` on a fresh clone against one process, then again with no change."""
     first, baseline = best_of(
-        lambda i: measure([PYTHON, "-m", "stages.experiments"], fresh_clone(workdir, f"experiments{i}")),
+        lambda i: measure([PYTHON, "-m", "journey", "experiments"], fresh_clone(workdir, f"experiments{i}")),
         lambda i: measure(
             [PYTHON, "-m", "benchmarks.one_process", "--experiments"], fresh_clone(workdir, f"three{i}")
         ),
     )
-    rerun = measure([PYTHON, "-m", "stages.experiments"], workdir / "experiments0")
+    rerun = measure([PYTHON, "-m", "journey", "experiments"], workdir / "experiments0")
     return [
         _row(
             "three experiments ÷ one process training all three", first.seconds, baseline.seconds, 2.5, True

@@ -6,7 +6,6 @@ import io
 import json
 import os
 import shutil
-import subprocess
 import sys
 import tempfile
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from journey.dvc import git, named_experiments, repo_root, sh
+from journey.dvc import Result, git, named_experiments, repo_root, sh
 from stages.cli import UserError
 
 FIXES = {
@@ -132,9 +131,7 @@ class Clone:
         self.path = root / "repo"
         git("clone", "--quiet", "--no-hardlinks", str(source), str(self.path), cwd=root)
 
-    def sh(
-        self, *args: str, env: dict[str, str] | None = None, check: bool = True
-    ) -> subprocess.CompletedProcess:
+    def sh(self, *args: str, env: dict[str, str] | None = None, check: bool = True) -> Result:
         return sh(*args, cwd=self.path, env=env, check=check)
 
     def lock(self, pipeline: str = "") -> dict:

@@ -7,9 +7,11 @@ from pathlib import Path
 
 from stages.cli import UserError
 
+Result = subprocess.CompletedProcess
+
 
 def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-       check: bool = True) -> subprocess.CompletedProcess:  # fmt: skip
+       check: bool = True) -> Result:  # fmt: skip
     """Run a command; a failure (with `check`) becomes a UserError carrying the command's own message."""
     result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env)
     if check and result.returncode != 0:

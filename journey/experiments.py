@@ -14,7 +14,7 @@ from stages.cli import UserError
 POLL_SECONDS = 5.0  # each `dvc queue status` costs a second of CPU that the workers need
 MAX_WORKER_RESTARTS = 5
 # `dvc exp show` columns that are bookkeeping or file hashes of deps, not params or metrics.
-HIDDEN_COLUMNS = r"^(Created|State|Executor)$|^(stages|data|models)/"
+HIDDEN_COLUMNS = r"^(Created|State|Executor)$|^(stages|journey|data|models|study)/"
 
 
 def set_param_args(config: Config) -> list[str]:

@@ -41,11 +41,17 @@ def restore_hint() -> str:
     stage = os.environ.get("DVC_STAGE")
     if not stage:
         return ""
+    # DVC runs a stage in its dvc.yaml's folder; a pipeline outside the root is addressed by its file.
+    try:
+        folder = Path.cwd().relative_to(Path(os.environ.get("DVC_ROOT", ".")).resolve())
+    except ValueError:
+        folder = Path()
+    target = stage if folder == Path() else f"{folder / 'dvc.yaml'}:{stage}"
     hint = (
         f"\nnote: DVC removed the outputs of stage '{stage}' before running it; "
-        f"`dvc checkout {stage}` brings back the last ones dvc.lock records"
+        f"`dvc checkout {target}` brings back the last ones its lock records"
     )
-    in_git = outputs_kept_in_git(Path(os.environ.get("DVC_ROOT", ".")) / "dvc.yaml", stage)
+    in_git = outputs_kept_in_git(Path("dvc.yaml"), stage)
     return hint + (f", and `git checkout HEAD -- {' '.join(in_git)}` those kept in git" if in_git else "")
 
 

@@ -31,7 +31,7 @@ def test_fresh_repro_on_another_cpu_reproduces_the_committed_lock(reproduced):
     assert sh(reproduced, "git", "diff", "--exit-code", "dvc.lock", check=False).returncode == 0, (
         "dvc.lock differs from a fresh run: run `dvc repro` and commit dvc.lock"
     )
-    assert sh(reproduced, "dvc", "status", "-q", check=False).returncode == 0
+    assert sh(reproduced, "dvc", "status", "-q", "dvc.yaml", check=False).returncode == 0
 
 
 def test_deleted_outputs_come_back_from_the_run_cache_without_running(reproduced):
@@ -44,7 +44,7 @@ def test_deleted_outputs_come_back_from_the_run_cache_without_running(reproduced
         assert f"Stage '{stage}' is cached - skipping run" in output
     assert "Running stage" not in output
     assert sh(reproduced, "git", "status", "--porcelain").stdout == ""
-    assert sh(reproduced, "dvc", "status", "-q", check=False).returncode == 0
+    assert sh(reproduced, "dvc", "status", "-q", "dvc.yaml", check=False).returncode == 0
 
 
 def test_metrics_and_plots_are_declared_to_dvc(reproduced):
@@ -74,5 +74,5 @@ def test_training_killed_part_way_recovers_to_the_committed_lock(repo):
     assert not model.exists()
     sh(repo, "dvc", "repro")
     assert sh(repo, "git", "diff", "--exit-code", "dvc.lock", check=False).returncode == 0
-    assert sh(repo, "dvc", "status", "-q", check=False).returncode == 0
+    assert sh(repo, "dvc", "status", "-q", "dvc.yaml", check=False).returncode == 0
     assert sh(repo, "git", "status", "--porcelain").stdout == ""

@@ -5,10 +5,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.cli import UserError
 from journey.configs import load_experiments
 from journey.dvc import queue_states
 from journey.experiments import set_param_args, wait_for_queue
+from stages.cli import UserError
 from stages.model import build_mlp, count_params
 from stages.params import SECTIONS
 

@@ -29,3 +29,11 @@ def test_command_blocks_name_the_real_entry_points():
     text = (ROOT / "README.md").read_text()
     for module in re.findall(r"python -m (stages\.\w+)", text):
         assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
+
+
+def test_every_journey_command_in_the_readme_exists_and_every_command_is_documented():
+    from journey.cli import COMMANDS
+
+    text = (ROOT / "README.md").read_text()
+    assert set(re.findall(r"`journey (\w+)", text)) - {"COMMAND"} == set(COMMANDS)
+    assert "[`reports/README.md`](reports/README.md)" in text

@@ -1,0 +1,76 @@
+"""Benchmark 8: the seeds study (study/dvc.yaml) against lone train runs and against the queue study.
+
+Three measurements on fresh clones, in one run:
+- the whole study, `dvc repro study/dvc.yaml`: 7 configs x (20 seeds + 2 x 10 for the sources);
+- one config's single seed trained 7 times by the train stage (`python -m stages.train`, nb1-bce);
+- the study as it was before: seeded runs of one config as DVC experiments on the queue
+  (`dvc exp run --queue -S ...`, one worker per core plus one), timed per trained model.
+"""
+
+import json
+import sys
+from pathlib import Path
+
+import yaml
+
+from benchmarks.common import Run, fresh_clone, measure, table, verdict
+from journey.seeds import plan
+
+PYTHON = sys.executable
+LONE_RUNS = 7
+QUEUED = 6  # seeded experiments on the queue: enough for a per-model time, not the 25 minutes of 70
+TRAIN = ("-m stages.train --train data/train.csv --val data/val.csv --model models/model.safetensors "
+         "--history models/history.csv --machine models/machine.json")  # fmt: skip
+
+QUEUE = """
+import json, sys
+from journey.configs import load_experiments
+from journey.experiments import raise_if_failed, run_experiments
+from pathlib import Path
+config = load_experiments(Path("experiments.yaml"))["nb1-bce"]
+runs = {}
+for index, (data, split, train) in enumerate(json.loads(sys.argv[1])):
+    params = {section: dict(values) for section, values in config.items()}
+    params["data"]["seed"], params["split"]["seed"], params["train"]["seed"] = data, split, train
+    runs[f"nb1-bce-s{index}"] = params
+raise_if_failed(run_experiments(runs, jobs=3, force=True))
+"""
+
+
+def study_models(clone: Path) -> int:
+    """How many models the study trains: configs x runs per config."""
+    params = yaml.safe_load((clone / "study/params.yaml").read_text())
+    seeds = params["seeds"]
+    return len(params["configs"]) * (seeds["n"] + 2 * seeds["n_per_source"])
+
+
+def lone_runs(workdir: Path) -> Run:
+    """The train stage, LONE_RUNS times on nb1-bce's data, each a new process as `dvc repro` runs it."""
+    clone = fresh_clone(workdir, "lone")
+    measure(["dvc", "repro", "split"], clone)
+    return measure(["bash", "-c", f"for i in $(seq {LONE_RUNS}); do {PYTHON} {TRAIN}; done"], clone)
+
+
+def queued_runs(workdir: Path) -> Run:
+    """QUEUED seeded nb1-bce runs as DVC experiments on the queue."""
+    clone = fresh_clone(workdir, "queue")
+    seeds = [(run.data, run.split, run.train) for run in plan(0, QUEUED, 0)]
+    return measure([PYTHON, "-c", QUEUE, json.dumps(seeds)], clone)
+
+
+def report(workdir: Path) -> str:
+    """Benchmark 8 as a Markdown table."""
+    clone = fresh_clone(workdir, "study")
+    study = measure(["dvc", "repro", "study/dvc.yaml"], clone)
+    models = study_models(clone)
+    lone, queued = lone_runs(workdir), queued_runs(workdir)
+    per_model, queue_per_model = study.seconds / models, queued.seconds / QUEUED
+    speedup = queue_per_model / per_model
+    rows = [
+        [f"whole study ({models} models) ÷ {LONE_RUNS} lone train runs", f"{study.seconds:.1f} s",
+         f"{lone.seconds:.1f} s", f"{study.seconds / lone.seconds:.2f}", "≤ 3",
+         verdict(study.seconds / lone.seconds, 3, True)],
+        [f"queue study per model ({QUEUED} queued) ÷ study per model", f"{queue_per_model:.2f} s",
+         f"{per_model:.2f} s", f"{speedup:.0f}x", "≥ 10x", verdict(speedup, 10, False)],
+    ]  # fmt: skip
+    return table(["measure", "measured", "against", "ratio", "target", ""], rows)

@@ -1,0 +1,53 @@
+"""The `journey` command line, and the layout rule that no module imports one that imports it back."""
+
+import ast
+from pathlib import Path
+
+from conftest import ROOT, sh
+
+from journey.cli import COMMANDS, parser
+
+
+def test_help_lists_every_command():
+    text = sh(ROOT, "journey", "--help").stdout
+    for name in ("experiments", "study", "check", "plots"):
+        assert name in text
+    assert set(COMMANDS) == {"experiments", "study", "check", "plots"}
+
+
+def test_a_bad_command_is_refused_by_the_parser():
+    result = sh(ROOT, "journey", "retrain", check=False)
+    assert result.returncode == 2 and "invalid choice: 'retrain'" in result.stderr
+    assert parser().parse_args(["check", "--skip-study"]).skip_study
+
+
+def imports(path: Path) -> set[str]:
+    """The project modules a file imports (stages.x, journey.y)."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        names = [node.module] if isinstance(node, ast.ImportFrom) and node.module else []
+        names += [alias.name for alias in node.names] if isinstance(node, ast.Import) else []
+        found |= {name for name in names if name.split(".")[0] in ("stages", "journey")}
+    return found
+
+
+def test_no_module_imports_one_that_imports_it_back():
+    modules = {
+        f"{p.parent.name}.{p.stem}": p
+        for folder in ("stages", "journey")
+        for p in (ROOT / folder).glob("*.py")
+    }
+    graph = {name: {i for i in imports(path) if i in modules and i != name} for name, path in modules.items()}
+
+    def reaches(start: str, target: str, seen: set[str]) -> bool:
+        return any(n == target or (n not in seen and reaches(n, target, seen | {n})) for n in graph[start])
+
+    cycles = sorted(name for name in graph if reaches(name, name, set()))
+    assert cycles == []
+
+
+def test_only_journey_dvc_runs_dvc_or_git():
+    for path in [*(ROOT / "journey").glob("*.py"), *(ROOT / "stages").glob("*.py")]:
+        text = path.read_text()
+        if path.name != "dvc.py":
+            assert "subprocess" not in text and "dvc.api" not in text and "dvc.repo" not in text, path

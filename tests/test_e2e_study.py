@@ -1,0 +1,75 @@
+"""End to end: the seeds study through `journey study` and `dvc repro`, with the real dvc and git."""
+
+import json
+
+import pytest
+import yaml
+from conftest import commit_all, copy_with_experiments, sh
+from safetensors.torch import load_file
+
+from journey.configs import EVERY_NAMED, load_experiments
+from journey.dvc import named_experiments
+from journey.experiments import set_param_args
+
+pytestmark = pytest.mark.e2e
+EPOCHS = 6
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A copy with a small study (3 seeds, 2 per source, 6 epochs) after one `journey study`."""
+
+    def shorten(spec: dict) -> None:
+        spec["defaults"]["train"]["epochs"] = EPOCHS
+
+    repo = copy_with_experiments(tmp_path_factory.mktemp("study") / "repo", shorten, "short epochs")
+    params = yaml.safe_load((repo / "study/params.yaml").read_text())
+    params["seeds"].update(n=3, n_per_source=2)
+    (repo / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit_all(repo, "a small study")
+    return repo, sh(repo, "journey", "study")
+
+
+def test_one_command_trains_every_config_and_writes_the_report(study):
+    repo, result = study
+    assert "## Lessons" in result.stdout and "reports/README.md has the whole report" in result.stdout
+    report = (repo / "reports/README.md").read_text()
+    assert "Every config was trained\n3 times" in report
+    for claim in ("MSE outperformed BCE", "More data beats bigger models", "L2 hurt when"):
+        assert claim in report
+    rows = (repo / "reports/seeds.csv").read_text().splitlines()
+    assert len(rows) == 1 + 7 * (3 + 2 + 2)
+    assert sh(repo, "dvc", "status", "--quiet", "study/dvc.yaml", check=False).returncode == 0
+
+
+def test_the_study_adds_no_rows_to_dvc_exp_show(study):
+    repo, _ = study
+    assert named_experiments(json.loads(sh(repo, "dvc", "exp", "show", "--json").stdout)) == {}
+
+
+def test_a_second_run_trains_nothing_and_deleted_runs_come_back_from_the_cache(study):
+    repo, _ = study
+    again = sh(repo, "dvc", "repro", "study/dvc.yaml")
+    assert "Running stage" not in again.stdout
+    sh(repo, "rm", "-rf", "study/runs")
+    restored = sh(repo, "dvc", "repro", "study/dvc.yaml")
+    assert "Running stage 'study/dvc.yaml:seeds@" not in restored.stdout
+    assert "Stage 'study/dvc.yaml:seeds@nb1-bce' is cached - skipping run, checking out outputs" in (
+        restored.stdout
+    )
+
+
+def test_a_study_run_repeated_alone_with_dvc_exp_run_gives_its_bytes(study):
+    repo, _ = study
+    row = (repo / "reports/seeds.csv").read_text().splitlines()[1 + 7 + 3].split(",")  # nb1-mse, a 2nd run
+    config, index = row[0], 3
+    assert config == "nb1-mse"
+    params = load_experiments(repo / "experiments.yaml", EVERY_NAMED)[config]
+    params["data"]["seed"], params["split"]["seed"], params["train"]["seed"] = map(int, row[3:6])
+    sh(repo, "dvc", "exp", "run", "--name", "alone", *set_param_args(params))
+    alone = load_file(repo / "models/model.safetensors")
+    stacked = load_file(repo / f"study/runs/{config}/models.safetensors")
+    for name, tensor in alone.items():
+        assert tensor.numpy().tobytes() == stacked[name][index].numpy().tobytes(), name
+    metrics = json.loads((repo / "eval/metrics.json").read_text())
+    assert f"{metrics['val']['accuracy']:.6f}" == row[7]

@@ -1,0 +1,80 @@
+"""The study's seeds stage: seeds derived from one master seed, and a study run equal to a lone run."""
+
+import numpy as np
+import pytest
+import torch
+
+from journey.seeds import SEED_COLUMNS, derive, format_rows, parts, plan, seeds, table_rows
+from stages.evaluate import evaluate
+from stages.model import count_params, predict
+from stages.train import train
+
+SMALL = {
+    "data": {"source": "synthetic", "seed": 0, "n_samples": 300, "n_features": 3, "noise": 0.05,
+             "standardize": False},
+    "split": {"seed": 0, "val_fraction": 0.2},
+    "model": {"hidden": [5], "activation": "tanh", "dropout": 0.2},
+    "train": {"loss": "mse", "lr": 0.01, "weight_decay": 0.01, "epochs": 8, "batch_size": 10, "seed": 0,
+              "device": "cpu"},
+}  # fmt: skip
+
+
+def test_seeds_derive_from_the_master_seed_alone():
+    assert derive(0, 3) == derive(0, 3)
+    assert len({derive(0, i) for i in range(50)} | {derive(1, i) for i in range(50)}) == 100
+    assert derive(0, 3) == tuple(int(w) for w in np.random.SeedSequence(0, spawn_key=(3,)).generate_state(3))
+
+
+def test_each_source_group_varies_only_its_own_seeds():
+    runs = plan(master=0, n=4, n_per_source=3)
+    assert [run.source for run in runs] == ["all"] * 4 + ["data+split"] * 3 + ["init+order"] * 3
+    every, data_split, init_order = runs[:4], runs[4:7], runs[7:]
+    assert len({(r.data, r.split, r.train) for r in every}) == 4
+    assert {r.train for r in data_split} == {every[0].train}
+    assert len({(r.data, r.split) for r in data_split}) == 3
+    assert {(r.data, r.split) for r in init_order} == {(every[0].data, every[0].split)}
+    assert len({r.train for r in init_order}) == 3
+
+
+def test_a_study_run_is_byte_identical_to_the_same_run_alone():
+    """Dropout, L2, tanh and a last batch of 10 rows: every path where copies could interfere."""
+    runs = plan(master=7, n=3, n_per_source=2)
+    models, histories, documents = seeds(SMALL, runs)
+    for index in (0, 4, 6):  # one of each source
+        run = runs[index]
+        train_data, val_data = parts(SMALL, run)
+        alone, history = train(train_data, val_data, seed=run.train, hidden=[5], activation="tanh",
+                               dropout=0.2, loss="mse", lr=0.01, weight_decay=0.01, epochs=8,
+                               batch_size=10)  # fmt: skip
+        for name, tensor in alone.state_dict().items():
+            assert tensor.numpy().tobytes() == models[index].state_dict()[name].numpy().tobytes(), name
+        assert (history.train_loss, history.val_loss) == (
+            histories[index].train_loss,
+            histories[index].val_loss,
+        )
+        curves = np.column_stack([np.arange(1, 9), history.train_loss, history.val_loss])
+        probs = [predict(alone, torch.from_numpy(p.x)).double().numpy() for p in (train_data, val_data)]
+        assert evaluate(count_params(alone), "mse", train_data, val_data, *probs, curves) == documents[index]
+
+
+def test_the_table_names_each_runs_seeds_and_its_metrics():
+    runs = plan(master=0, n=2, n_per_source=2)
+    document = {"n_params": 17, "train": {"loss": 0.25},
+                "val": {"accuracy": 0.9, "roc_auc": 0.95, "f1": 0.9, "log_loss": 0.3, "brier": 0.08,
+                        "noise_ceiling_accuracy": None, "loss": 0.3},
+                "fit": {"generalization_gap": 0.05, "best_epoch": 7, "verdict": "good fit"}}  # fmt: skip
+    text = format_rows(table_rows("nb1-bce", runs, [document] * len(runs)))
+    header, first = text.splitlines()[:2]
+    assert header.startswith(",".join(SEED_COLUMNS))
+    assert first.startswith(f"nb1-bce,all,0,{runs[0].data},{runs[0].split},{runs[0].train},17,0.900000")
+    assert ",,0.250000," in first and first.endswith(",good fit")  # no ceiling: an empty cell
+
+
+@pytest.mark.parametrize("source", ["breast_cancer"])
+def test_real_data_varies_only_the_split(source):
+    config = {**SMALL, "data": {"source": source, "seed": None, "n_samples": None, "n_features": None,
+                                "noise": None, "standardize": True}}  # fmt: skip
+    first, second = plan(0, 2, 2)[:2]
+    (a, _), (b, _) = parts(config, first), parts(config, second)
+    assert a.x.shape == b.x.shape and not np.array_equal(a.x, b.x)
+    assert sorted(map(tuple, a.x.tolist())) != sorted(map(tuple, b.x.tolist()))
