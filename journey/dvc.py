@@ -3,6 +3,7 @@
 import json
 import re
 import subprocess
+import sys
 from pathlib import Path
 
 from stages.cli import UserError
@@ -87,4 +88,4 @@ def queue(runs: dict[str, list[str]]) -> None:
                 repo.experiments.run(name=name, queue=True, params=params)
             except DvcException as error:
                 raise UserError(f"could not queue {name}: {error}") from None
-            print(f"queued {name}", flush=True)
+            print(f"queued {name}", file=sys.stderr, flush=True)
