@@ -16,6 +16,7 @@ from journey.check import (
     flatten,
     metric_differences,
     parse_lock,
+    table_differences,
     tolerate,
 )
 
@@ -112,6 +113,18 @@ def test_tolerance_forgives_model_outputs_within_tolerance_but_never_data():
     assert tolerate([model, data, stale], metrics, {"m:val.f1": 0.8000004}, 1e-6) == [data, stale]
     beyond = tolerate([model], metrics, {"m:val.f1": 0.81}, 1e-6)
     assert [f.path for f in beyond] == ["models/model.safetensors", "m"]
+
+
+def test_study_tables_compare_numbers_within_tolerance_and_text_exactly():
+    committed = "config,accuracy,fit\nnb1-bce,0.945000,good fit\n"
+    assert table_differences(committed, "config,accuracy,fit\nnb1-bce,0.945004,good fit\n", 1e-4) == []
+    assert table_differences(committed, "config,accuracy,fit\nnb1-bce,0.946000,good fit\n", 1e-4) == [
+        "row 1, column accuracy: 0.945000 → 0.946000"
+    ]
+    assert table_differences(committed, "config,accuracy,fit\nnb1-bce,0.945000,overfitting\n", 1.0) == [
+        "row 1, column fit: good fit → overfitting"
+    ]
+    assert table_differences(committed, "config,accuracy,fit\n", 1.0) == ["2 rows → 1 rows"]
 
 
 def test_experiments_that_differ_between_runs_are_findings(monkeypatch):
