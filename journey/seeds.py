@@ -153,8 +153,8 @@ def load_config(experiments: Path, name: str) -> Config:
     """The full params of config `name` of experiments.yaml."""
     configs = load_experiments(experiments, EVERY_NAMED)
     if name not in configs:
-        raise UserError(f"{experiments}: no config named {name!r}; study/params.yaml `configs` lists "
-                        f"configs of it: {', '.join(configs)}")  # fmt: skip
+        raise UserError(f"{experiments}: no config named {name!r}; `configs` in study/params.yaml must "
+                        f"name configs it defines: {', '.join(configs)}")  # fmt: skip
     return configs[name]
 
 
