@@ -3,7 +3,7 @@
 import argparse
 from types import ModuleType
 
-from journey import check, experiments, plots, study
+from journey import check, experiments, plots, remote, study
 from stages.cli import run
 
 COMMANDS: dict[str, ModuleType] = {
@@ -11,6 +11,7 @@ COMMANDS: dict[str, ModuleType] = {
     "study": study,
     "check": check,
     "plots": plots,
+    "remote": remote,
 }
 
 

@@ -40,8 +40,9 @@ class ReportParams:
 Rows = list[dict]  # the per-seed table, parsed: one dict per run
 
 
-def read_rows(runs: Path, configs: list[str]) -> dict[str, Rows]:
-    """Each config's seeds.csv from the seeds stage's folder `runs`, in the order of `configs`."""
+def read_rows(runs: Path, configs: list[str], expected: int | None = None) -> dict[str, Rows]:
+    """Each config's seeds.csv from the seeds stage's folder `runs`, in the order of `configs`; each
+    must hold `expected` runs, so that no lesson is judged on fewer seeds than the params ask for."""
     tables = {}
     for config in configs:
         path = runs / config / "seeds.csv"
@@ -51,6 +52,10 @@ def read_rows(runs: Path, configs: list[str]) -> dict[str, Rows]:
             raise UserError(f"{path}: not found; run `dvc repro study/dvc.yaml` to train {config}") from None
         if not tables[config] or list(tables[config][0]) != [*SEED_COLUMNS, *METRIC_COLUMNS]:
             raise UserError(f"{path}: not a seeds table; run `dvc repro --force study/dvc.yaml`")
+        if expected is not None and len(tables[config]) != expected:
+            found = len(tables[config])
+            raise UserError(f"{path}: {found} runs where study/params.yaml asks for {expected}; "
+                            "run `dvc repro study/dvc.yaml`")  # fmt: skip
     return tables
 
 
@@ -221,7 +226,7 @@ def main() -> None:
     configs = document.get("configs") or []
     if missing := [name for lesson in lessons for name in lesson.configs() if name not in configs]:
         raise UserError(f"{args.params}: configs lacks {sorted(set(missing))}, which the lessons compare")
-    tables = read_rows(args.runs, configs)
+    tables = read_rows(args.runs, configs, expected=seeds.n + 2 * seeds.n_per_source)
     from journey import figures  # matplotlib and torch: imported once there is something to draw
 
     names = figures.draw_all(args.out, args.runs, tables, lessons, args.experiments)

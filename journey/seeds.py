@@ -10,6 +10,7 @@ Each row of the table holds the three seeds, so any run can be repeated alone wi
 """
 
 import argparse
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -167,6 +168,8 @@ def main() -> None:
     parser.add_argument("--experiments", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="a folder for this config's outputs")
     args = parser.parse_args()
+    if os.environ.get("JOURNEY_NO_TRAINING"):  # `journey study --aggregate` (journey/study.py)
+        raise UserError(f"no shard pushed the runs of {args.config} (aggregating, so not training them)")
     require_pinned()
     p = section_of(read_params_file(args.params, STUDY_SECTIONS), args.params, "seeds", SeedsParams)
     config = load_config(args.experiments, args.config)

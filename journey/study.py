@@ -1,18 +1,36 @@
-"""Run the seeds study (study/dvc.yaml) and print its lessons; reports/README.md has the whole report."""
+"""Run the seeds study (study/dvc.yaml), whole, one shard of it, or gathered from pushed shards.
+
+`--shard K/N` trains every N-th config from the K-th (study/params.yaml's order) and pushes the runs
+and DVC's run-cache to the default remote. `--aggregate` builds reports/ from what the shards
+pushed (`dvc repro --pull`) and trains nothing: a config no shard pushed is an error that names it.
+"""
 
 import argparse
+import os
+import re
 import time
 from pathlib import Path
 
-from journey.dvc import dvc
+import yaml
+
+from journey.dvc import dvc, sh
+from journey.remote import require_remote
+from stages.cli import UserError
 
 PIPELINE = "study/dvc.yaml"
+PARAMS = Path("study/params.yaml")
 REPORT = Path("reports/README.md")
+# Set by --aggregate: journey/seeds.py then fails with MISSING's message instead of training.
+NO_TRAINING = "JOURNEY_NO_TRAINING"
+MISSING = re.compile(r"no shard pushed the runs of ([\w.-]+)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    """--force, passed on to `dvc repro`."""
+    """--force, --shard K/N or --aggregate."""
     parser.add_argument("--force", action="store_true", help="retrain every config, even if up to date")
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--shard", metavar="K/N", help="train shard K of N and push it to the remote")
+    mode.add_argument("--aggregate", action="store_true", help="build reports/ from pushed shards only")
 
 
 def lessons_section(report: str) -> str:
@@ -22,9 +40,68 @@ def lessons_section(report: str) -> str:
     return report[start : end if end != -1 else None].strip()
 
 
+def parse_shard(text: str) -> tuple[int, int]:
+    """`2/3` → (2, 3); anything else is a UserError."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text)
+    if not match or not 1 <= int(match[1]) <= int(match[2]):
+        raise UserError(f"--shard {text}: expected K/N with 1 ≤ K ≤ N, such as 1/3")
+    return int(match[1]), int(match[2])
+
+
+def shard_configs(configs: list[str], shard: int, shards: int) -> list[str]:
+    """The configs of shard K of N: every N-th, from the K-th."""
+    return configs[shard - 1 :: shards]
+
+
+def study_configs() -> list[str]:
+    """The `configs` of study/params.yaml."""
+    try:
+        return list(yaml.safe_load(PARAMS.read_text())["configs"])
+    except (OSError, yaml.YAMLError, KeyError, TypeError) as error:
+        raise UserError(f"{PARAMS}: cannot read its `configs` list ({error})") from None
+
+
+def run_shard(shard: int, shards: int, force: bool) -> None:
+    """Train this shard's configs, then push their runs and the run-cache to the default remote."""
+    require_remote()
+    configs = shard_configs(study_configs(), shard, shards)
+    if not configs:
+        raise UserError(
+            f"shard {shard}/{shards} has no configs: study/params.yaml lists {len(study_configs())}"
+        )
+    targets = [f"{PIPELINE}:seeds@{config}" for config in configs]
+    print(dvc("repro", *(["--force"] if force else []), *targets).strip())
+    print(dvc("push", "--run-cache", *targets).strip())
+    print(f"shard {shard}/{shards} pushed: {', '.join(configs)}")
+
+
+def aggregate() -> None:
+    """`dvc repro --pull` of the whole study with training forbidden; name every config not pushed."""
+    require_remote()
+    env = {**os.environ, NO_TRAINING: "1"}
+    result = sh("dvc", "repro", "--pull", "--keep-going", PIPELINE, env=env, check=False)
+    if missing := sorted(set(MISSING.findall(result.stdout + result.stderr))):
+        raise UserError(
+            f"no shard pushed the runs of {', '.join(missing)}; run `journey study --shard K/N` for the "
+            "shard that holds them (or `journey study` here, which trains them), then aggregate again"
+        )
+    if result.returncode != 0:
+        raise UserError(f"`dvc repro --pull {PIPELINE}` failed:\n{(result.stderr or result.stdout).strip()}")
+    print(result.stdout.strip())
+    # With --pull, DVC counts a missing `cache: false` output as pulled and may not rerun the report;
+    # it takes seconds, so it is always written here, from the runs just pulled.
+    print(dvc("repro", "--force", "--single-item", f"{PIPELINE}:report", env=env).strip())
+
+
 def command(args: argparse.Namespace) -> None:
-    """`dvc repro study/dvc.yaml`: train what changed (or is missing), rebuild reports/, print the lessons."""
+    """`dvc repro study/dvc.yaml` (or a shard, or the aggregation), then print the lessons."""
     started = time.perf_counter()
-    print(dvc("repro", *(["--force"] if args.force else []), PIPELINE).strip())
+    if args.shard:
+        run_shard(*parse_shard(args.shard), args.force)
+        return
+    if args.aggregate:
+        aggregate()
+    else:
+        print(dvc("repro", *(["--force"] if args.force else []), PIPELINE).strip())
     print(f"\n{lessons_section(REPORT.read_text())}\n")
     print(f"{REPORT} has the whole report ({time.perf_counter() - started:.0f} s)")

@@ -10,9 +10,9 @@ from journey.cli import COMMANDS, parser
 
 def test_help_lists_every_command():
     text = sh(ROOT, "journey", "--help").stdout
-    for name in ("experiments", "study", "check", "plots"):
+    for name in ("experiments", "study", "check", "plots", "remote"):
         assert name in text
-    assert set(COMMANDS) == {"experiments", "study", "check", "plots"}
+    assert set(COMMANDS) == {"experiments", "study", "check", "plots", "remote"}
 
 
 def test_a_bad_command_is_refused_by_the_parser():

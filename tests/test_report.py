@@ -60,3 +60,13 @@ def test_sources_table_compares_each_groups_spread_with_the_whole():
 def test_a_config_that_was_not_trained_says_how_to_train_it(tmp_path):
     with pytest.raises(UserError, match=r"runs/nb1-bce/seeds.csv: not found; run `dvc repro study/dvc.yaml`"):
         read_rows(tmp_path / "runs", ["nb1-bce"])
+
+
+def test_a_table_with_fewer_runs_than_the_params_ask_for_is_refused(tmp_path):
+    (tmp_path / "nb1-bce").mkdir()
+    columns = (*SEED_COLUMNS, *METRIC_COLUMNS)
+    (tmp_path / "nb1-bce/seeds.csv").write_text(
+        ",".join(columns) + "\n" + ",".join(["0"] * len(columns)) + "\n"
+    )
+    with pytest.raises(UserError, match=r"nb1-bce/seeds.csv: 1 runs where study/params.yaml asks for 40"):
+        read_rows(tmp_path, ["nb1-bce"], expected=40)
