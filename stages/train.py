@@ -198,7 +198,7 @@ def write_history(path, history: History) -> None:
 def main() -> None:
     """Read `model`, `train`, `data.standardize`, --train and --val; write --model, --history, --machine.
 
-    --machine names the class of machine that trained the model: `stages.check` reads it to tell a real
+    --machine names the class of machine that trained the model: `journey check` reads it to tell a real
     difference from another architecture's arithmetic.
     """
     args = parse_paths(__doc__, "train", "val", "model", "history", "machine")
@@ -208,7 +208,7 @@ def main() -> None:
     standardize = load_section(args.params, "data", DataParams).standardize
     train_data, val_data = read_splits(args.train, args.val)
     # Tiny layers: one thread is fastest. OMP_NUM_THREADS may ask for more; results must not change
-    # (`python -m stages.check` proves it by training again with more threads).
+    # (`journey check` proves it by training again with more threads).
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, when on CUDA
     torch.use_deterministic_algorithms(True)
