@@ -172,19 +172,24 @@ def check_lock(clone: Clone, committed: dict, tolerance: float | None) -> list[F
 
 def tolerate(findings: list[Finding], expected: dict, actual: dict, tolerance: float) -> list[Finding]:
     """Across machines: accept model and eval outputs that differ if every metric is within tolerance."""
-    differences = metric_differences(expected, actual, tolerance)
+    beyond = [
+        Finding("(metrics)", line.split(":")[0], f"beyond tolerance {tolerance}: {line}", "nondeterministic")
+        for line in metric_differences(expected, actual, tolerance)
+    ]
+    return forgive(findings, beyond, f"metrics within {tolerance}")
+
+
+def forgive(findings: list[Finding], beyond: list[Finding], reason: str) -> list[Finding]:
+    """With nothing `beyond` tolerance, drop (and print) the differing outputs other than data's;
+    otherwise keep every finding and add those beyond it."""
     kept = []
     for finding in findings:
         nondeterministic = finding.kind == "nondeterministic" and not finding.path.startswith(DATA_PREFIX)
-        if nondeterministic and not differences:
-            print(f"tolerated: stage {finding.stage}, {finding.path} differs; metrics within {tolerance}")
+        if nondeterministic and not beyond:
+            print(f"tolerated: stage {finding.stage}, {finding.path} differs; {reason}")
         else:
             kept.append(finding)
-    kept += [
-        Finding("(metrics)", line.split(":")[0], f"beyond tolerance {tolerance}: {line}", "nondeterministic")
-        for line in differences
-    ]
-    return kept
+    return kept + beyond
 
 
 def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
@@ -211,15 +216,11 @@ def check_study(clone: Clone, committed: dict, tolerance: float | None) -> list[
     if tolerance is None:
         return findings
     committed_table = clone.sh("git", "show", f"HEAD:{STUDY_TABLE}").stdout
-    differences = table_differences(committed_table, (clone.path / STUDY_TABLE).read_text(), tolerance)
-    kept = [f for f in findings if f.kind != "nondeterministic" or differences]
-    for finding in findings:
-        if finding not in kept:
-            print(f"tolerated: stage {finding.stage}, {finding.path} differs; numbers within {tolerance}")
-    return kept + [
+    beyond = [
         Finding("(study)", STUDY_TABLE, f"beyond tolerance {tolerance}: {line}", "nondeterministic")
-        for line in differences
+        for line in table_differences(committed_table, (clone.path / STUDY_TABLE).read_text(), tolerance)
     ]
+    return forgive(findings, beyond, f"numbers within {tolerance}")
 
 
 def table_differences(expected: str, actual: str, tolerance: float) -> list[str]:

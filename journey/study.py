@@ -64,11 +64,10 @@ def study_configs() -> list[str]:
 def run_shard(shard: int, shards: int, force: bool) -> None:
     """Train this shard's configs, then push their runs and the run-cache to the default remote."""
     require_remote()
-    configs = shard_configs(study_configs(), shard, shards)
+    every = study_configs()
+    configs = shard_configs(every, shard, shards)
     if not configs:
-        raise UserError(
-            f"shard {shard}/{shards} has no configs: study/params.yaml lists {len(study_configs())}"
-        )
+        raise UserError(f"shard {shard}/{shards} has no configs: study/params.yaml lists {len(every)}")
     targets = [f"{PIPELINE}:seeds@{config}" for config in configs]
     print(dvc("repro", *(["--force"] if force else []), *targets).strip())
     print(dvc("push", "--run-cache", *targets).strip())

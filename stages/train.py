@@ -99,8 +99,8 @@ def fit(
     for epoch in range(1, epochs + 1):
         model.train()
         # On the CPU, so every device sees the same order; one gather per epoch, then the batches are views.
-        order = torch.stack([torch.randperm(y.shape[1], generator=g) for g in model.generators])
-        x_epoch, y_epoch = x[copies, order.to(device)], y[copies, order.to(device)]
+        order = torch.stack([torch.randperm(y.shape[1], generator=g) for g in model.generators]).to(device)
+        x_epoch, y_epoch = x[copies, order], y[copies, order]
         try:
             for start in range(0, y.shape[1], batch_size):
                 batch = slice(start, start + batch_size)
