@@ -4,7 +4,8 @@ PyTorch picks its kernels by the CPU it finds: ATen's vectorised loops (activati
 16 floats wide on AVX-512 and 8 wide on AVX2, and MKL's matrix products take another branch on
 Intel than on AMD. Each width sums in another order, so the last bits of the weights differ. The
 variables below pin one path. Both libraries read them once, at first use, so `stages/__init__.py`
-sets them before any stage imports torch, whatever the user's shell says.
+sets them before any stage imports torch, whatever the user's shell says. JAX's compiler (XLA)
+compiles for the CPU it finds too; its cap is added to the user's own XLA_FLAGS, after them, so it wins.
 """
 
 import os
@@ -22,6 +23,9 @@ PINNED = {
     # a torch upgrade that routes Linear through oneDNN cannot bring AVX-512 back unnoticed.
     "ONEDNN_MAX_CPU_ISA": "AVX2",
 }
+# XLA compiles for at most AVX2 (train.framework jax). A CPU without AVX2 (and so without FMA) gets
+# other bytes from XLA, as it does from torch: machine_class() names it DEFAULT.
+XLA_PIN = "--xla_cpu_max_isa=AVX2"
 
 
 def is_x86_64() -> bool:
@@ -30,9 +34,12 @@ def is_x86_64() -> bool:
 
 
 def pin_cpu_code_paths(environ: dict[str, str] = os.environ) -> None:
-    """Set PINNED in `environ` on x86-64; other architectures have no such kernels to choose."""
+    """Set PINNED and XLA_PIN in `environ` on x86-64; other architectures have no such kernels to choose."""
     if is_x86_64():
         environ.update(PINNED)
+        flags = environ.get("XLA_FLAGS", "")
+        if not flags.endswith(XLA_PIN):
+            environ["XLA_FLAGS"] = f"{flags} {XLA_PIN}".strip()
 
 
 def machine_class() -> dict[str, str]:

@@ -98,10 +98,9 @@ class StackedMLP(nn.Module):
     seeds study) run the same code and give the same bytes.
     """
 
-    def __init__(self, models: Sequence[nn.Sequential], generators: Sequence[torch.Generator]) -> None:
+    def __init__(self, models: Sequence[nn.Sequential]) -> None:
         super().__init__()
         self.layers = list(models[0])  # the recipe; the template's own weights are not used
-        self.generators = generators  # one per copy, for its dropout masks
         states = [model.state_dict() for model in models]
         self.names = list(states[0])
         trained = [name for name in self.names if name.endswith(("weight", "bias"))]
@@ -123,8 +122,10 @@ class StackedMLP(nn.Module):
             return self.flat[offset : offset + shape.numel()].view(shape)
         return getattr(self, _attribute(name))
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Inputs (copies, rows, features) → P(y = 1) as (copies, rows)."""
+    def forward(self, x: torch.Tensor, keeps: Sequence[torch.Tensor] = ()) -> torch.Tensor:
+        """Inputs (copies, rows, features) → P(y = 1) as (copies, rows); with `keeps`, one mask
+        (copies, rows, width) per dropout layer, dropout is applied (training), else not."""
+        masks = iter(keeps)
         for index, layer in enumerate(self.layers):
             if isinstance(layer, Standardize):
                 mean, std = self.tensor(f"{index}.mean"), self.tensor(f"{index}.std")
@@ -133,15 +134,10 @@ class StackedMLP(nn.Module):
                 weight, bias = self.tensor(f"{index}.weight"), self.tensor(f"{index}.bias")
                 x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
             elif isinstance(layer, nn.Dropout):
-                x = self._dropout(x, layer.p) if self.training else x
+                x = x * next(masks) / (1 - layer.p) if keeps else x
             else:
                 x = layer(x)  # activations and the sigmoid work element by element
         return x.squeeze(2)
-
-    def _dropout(self, x: torch.Tensor, p: float) -> torch.Tensor:
-        # Each copy draws its mask from its own generator, so a copy's masks do not depend on the others.
-        keep = torch.stack([torch.rand(x.shape[1:], generator=g) for g in self.generators]) >= p
-        return x * keep.to(x.device) / (1 - p)
 
     def unstacked(self, index: int) -> dict[str, torch.Tensor]:
         """Copy `index`'s state dict, under the names of the MLP it was stacked from."""

@@ -89,6 +89,7 @@ class TrainParams:
     batch_size: int = rule(1)
     seed: int = rule(0)
     device: str = rule(choices=("cpu", "cuda", "auto"))
+    framework: str = rule(choices=("torch", "jax"))
 
 
 SECTIONS = {"data": DataParams, "split": SplitParams, "model": ModelParams, "train": TrainParams}

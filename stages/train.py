@@ -11,14 +11,12 @@ from torch import nn
 
 from stages.cli import UserError, parse_paths, run
 from stages.cpu import machine_class, require_pinned
+from stages.draws import Draws, initial_model, padded
 from stages.io import Dataset, read_splits, write_json, write_table
-from stages.model import StackedMLP, build_mlp, save_model
+from stages.model import StackedMLP, save_model
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
 LOSSES = {"bce": nn.functional.binary_cross_entropy, "mse": nn.functional.mse_loss}
-# Rows per batch are padded to a multiple of this (two AVX2 vectors of float32): then no copy's rows
-# fall in the scalar tail of a vectorised kernel, whose last bits differ from the vector lanes'.
-ROW_ALIGN = 16
 
 
 class Adam:
@@ -79,6 +77,7 @@ def resolve_device(name: str) -> torch.device:
 
 def fit(
     model: StackedMLP,
+    draws: Sequence[Draws],
     trains: Sequence[Dataset],
     vals: Sequence[Dataset],
     *,
@@ -88,8 +87,8 @@ def fit(
     epochs: int,
     batch_size: int,
 ) -> list[History]:
-    """Adam on shuffled mini-batches (L2 through weight_decay), each copy on its own data, in its own
-    order; stops with an error if the loss diverges."""
+    """Adam on shuffled mini-batches (L2 through weight_decay), each copy on its own data, in the order
+    and with the dropout masks of its own draws; stops with an error if the loss diverges."""
     loss_fn = LOSSES[loss]
     optimizer = Adam(model.flat, lr=lr, weight_decay=weight_decay)
     device = model.flat.device
@@ -97,40 +96,53 @@ def fit(
     copies = torch.arange(len(trains), device=device).unsqueeze(1)
     histories = [History(train_loss=[], val_loss=[]) for _ in trains]
     for epoch in range(1, epochs + 1):
-        model.train()
-        # On the CPU, so every device sees the same order; one gather per epoch, then the batches are views.
-        order = torch.stack([torch.randperm(y.shape[1], generator=g) for g in model.generators]).to(device)
+        drawn = [d.epoch(y.shape[1], batch_size) for d in draws]
+        # One gather per epoch, then the batches are views.
+        order = torch.stack([e.order for e in drawn]).to(device)
         x_epoch, y_epoch = x[copies, order], y[copies, order]
         try:
-            for start in range(0, y.shape[1], batch_size):
+            for index, start in enumerate(range(0, y.shape[1], batch_size)):
                 batch = slice(start, start + batch_size)
-                # Summed over copies: each copy's gradient is that of its own mean loss.
-                _losses(model, loss_fn, x_epoch[:, batch], y_epoch[:, batch]).sum().backward()
-                optimizer.step()
+                masks = zip(*(e.keeps[index] for e in drawn), strict=True)  # per layer, one per copy
+                keeps = [torch.stack(layer).to(device) for layer in masks]
+                step(model, optimizer, loss_fn, x_epoch[:, batch], y_epoch[:, batch], keeps)
             losses = zip(_loss_on(model, loss_fn, x, y), _loss_on(model, loss_fn, x_val, y_val), strict=True)
         except RuntimeError:
             # BCE rejects NaN predictions with an error where MSE returns a NaN loss.
             with torch.no_grad():
                 if bool(torch.isfinite(model(x)).all()):
                     raise
-            raise _diverged(epoch, "predictions no longer finite", lr) from None
+            raise diverged(epoch, "predictions no longer finite", lr) from None
         for history, (train_loss, val_loss) in zip(histories, losses, strict=True):
             if not math.isfinite(train_loss):
-                raise _diverged(epoch, f"train loss {train_loss}", lr)
+                raise diverged(epoch, f"train loss {train_loss}", lr)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
     return histories
 
 
-def _losses(model: StackedMLP, loss_fn, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def step(model: StackedMLP, optimizer: Adam, loss_fn, x: torch.Tensor, y: torch.Tensor,
+         keeps: Sequence[torch.Tensor] = ()) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
+    """One Adam step on a batch; returns each copy's loss and the gradient of their sum (flat)."""
+    losses = _losses(model, loss_fn, x, y, keeps)
+    # Summed over copies: each copy's gradient is that of its own mean loss.
+    losses.sum().backward()
+    gradient = model.flat.grad  # the optimiser lets go of it rather than zeroing it
+    optimizer.step()
+    return losses.detach(), gradient
+
+
+def _losses(model: StackedMLP, loss_fn, x: torch.Tensor, y: torch.Tensor,
+            keeps: Sequence[torch.Tensor] = ()) -> torch.Tensor:  # fmt: skip
     """Each copy's mean loss on rows `x`, `y`, with the rows padded to ROW_ALIGN for the model."""
     rows = x.shape[1]
-    padded = nn.functional.pad(x, (0, 0, 0, -rows % ROW_ALIGN))
+    padded_x = nn.functional.pad(x, (0, 0, 0, padded(rows) - rows))
     # The slice of padded predictions is strided, so the loss runs row by row, never across copies.
-    return loss_fn(model(padded)[:, :rows], y, reduction="none").mean(dim=1)
+    return loss_fn(model(padded_x, keeps)[:, :rows], y, reduction="none").mean(dim=1)
 
 
-def _diverged(epoch: int, symptom: str, lr: float) -> UserError:
+def diverged(epoch: int, symptom: str, lr: float) -> UserError:
+    """The error of a run whose loss stopped being finite at `epoch`."""
     return UserError(
         f"training diverged at epoch {epoch} ({symptom}); lower train.lr (now {lr}) in params.yaml; "
         "no model was saved"
@@ -138,7 +150,6 @@ def _diverged(epoch: int, symptom: str, lr: float) -> UserError:
 
 
 def _loss_on(model: StackedMLP, loss_fn, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    model.eval()
     with torch.no_grad():
         return _losses(model, loss_fn, x, y).tolist()
 
@@ -158,33 +169,58 @@ def train_copies(
     dropout: float = 0.0,
     standardize: bool = False,
     device: str = "cpu",
+    framework: str = "torch",
 ) -> tuple[list[nn.Sequential], list[History]]:
     """One MLP per (train, val, seed), trained side by side; copy k gets the bytes it would get alone.
 
-    A seed sets the initial weights (torch's global generator, as a lone model would draw them) and
-    the batch order and dropout masks (a generator of its own). The models come back on the CPU.
+    A seed sets the initial weights, the batch orders and the dropout masks (stages/draws.py). The
+    models come back on the CPU, as torch modules whatever the framework that trained them.
     """
-    models = []
-    for data, seed in zip(trains, seeds, strict=True):
-        torch.manual_seed(seed)
-        model = build_mlp(data.x.shape[1], hidden, activation, dropout, standardize)
-        if standardize:
-            model[0].fit(data.x)  # statistics of the training split alone
-        models.append(model)
-    generators = [torch.Generator().manual_seed(seed) for seed in seeds]
-    stacked = StackedMLP(models, generators).to(resolve_device(device))
-    options = {"lr": lr, "weight_decay": weight_decay, "epochs": epochs, "batch_size": batch_size}
-    histories = fit(stacked, trains, vals, loss=loss, **options)
+    models = [initial_model(data.x, seed, hidden, activation, dropout, standardize)
+              for data, seed in zip(trains, seeds, strict=True)]  # fmt: skip
+    draws = [Draws(seed, hidden, dropout) for seed in seeds]
+    options = {"loss": loss, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
+               "batch_size": batch_size}  # fmt: skip
+    if framework == "jax":
+        return models, _jax_fit(models, draws, trains, vals, device=device, **options)
+    stacked = StackedMLP(models).to(resolve_device(device))
+    histories = fit(stacked, draws, trains, vals, **options)
     for index, model in enumerate(models):
         model.load_state_dict(stacked.unstacked(index))
     return models, histories
 
 
-def train(train_data: Dataset, val_data: Dataset, *, seed: int, **options) -> tuple[nn.Module, History]:
+def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[Dataset],
+             vals: Sequence[Dataset], *, device: str, **options) -> list[History]:  # fmt: skip
+    """Train `models` in place with stages/train_jax.py, one after another; jax is an optional install."""
+    if device == "cuda":
+        raise UserError("train.framework jax runs on the CPU here (the jax extra installs CPU wheels); "
+                        "set train.device to cpu or auto in params.yaml")  # fmt: skip
+    try:
+        from stages import train_jax
+    except ImportError:
+        raise UserError("train.framework is jax but jax is not installed; run "
+                        "`pip install -e '.[jax]'`, or set train.framework to torch") from None  # fmt: skip
+    histories = []
+    for model, draw, train_data, val_data in zip(models, draws, trains, vals, strict=True):
+        trained = train_jax.fit(model, draw, train_data, val_data, **options)
+        if not np.isfinite(trained.train_loss).all():
+            epoch = int(np.argmin(np.isfinite(trained.train_loss))) + 1
+            raise diverged(epoch, f"train loss {trained.train_loss[epoch - 1]}", options["lr"])
+        trained_params = {name: torch.from_numpy(value) for name, value in trained.params.items()}
+        model.load_state_dict(model.state_dict() | trained_params)
+        histories.append(History(train_loss=trained.train_loss.tolist(), val_loss=trained.val_loss.tolist()))
+    return histories
+
+
+def train(train_data: Dataset, val_data: Dataset, *, seed: int, framework: str = "torch",
+          **options) -> tuple[nn.Module, History]:  # fmt: skip
     """One model: `train_copies` with one copy (options: those of train_copies)."""
-    # Beside an identical twin: torch multiplies a batch of one matrix by another route than a batch
-    # of two or more (whose results agree), and the seeds study must get this model's bytes.
-    models, histories = train_copies([train_data] * 2, [val_data] * 2, seeds=[seed] * 2, **options)
+    # In torch beside an identical twin: torch multiplies a batch of one matrix by another route than a
+    # batch of two or more (whose results agree), and the seeds study must get this model's bytes.
+    n = 2 if framework == "torch" else 1
+    models, histories = train_copies([train_data] * n, [val_data] * n, seeds=[seed] * n,
+                                     framework=framework, **options)  # fmt: skip
     return models[0], histories[0]
 
 
@@ -215,7 +251,7 @@ def main() -> None:
     model, history = train(
         train_data, val_data, hidden=m.hidden, activation=m.activation, dropout=m.dropout,
         standardize=standardize, loss=t.loss, lr=t.lr, weight_decay=t.weight_decay,
-        epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device,
+        epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device, framework=t.framework,
     )  # fmt: skip
     save_model(model, args.model)
     write_history(args.history, history)

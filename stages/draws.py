@@ -1,0 +1,62 @@
+"""A run's random draws from its train seed: initial weights, each epoch's batch order, dropout masks.
+
+Both frameworks train from these (stages/train.py and stages/train_jax.py): a JAX run starts from the
+PyTorch run's weights and sees the same batches in the same order, with the same dropout masks. They
+come from torch's generators, drawn as the torch loop always drew them, so nb1 to nb7 keep their bytes.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import nn
+
+from stages.model import build_mlp, widths
+
+# Rows per batch are padded to a multiple of this (two AVX2 vectors of float32) in the torch loop:
+# then no copy's rows fall in the scalar tail of a vectorised kernel, whose last bits differ from the
+# vector lanes'. A dropout mask covers the padded rows, so the draws depend on it too.
+ROW_ALIGN = 16
+
+
+def padded(rows: int) -> int:
+    """`rows` rounded up to a multiple of ROW_ALIGN."""
+    return rows + -rows % ROW_ALIGN
+
+
+def initial_model(train_x: np.ndarray, seed: int, hidden: int | Sequence[int], activation: str = "relu",
+                  dropout: float = 0.0, standardize: bool = False) -> nn.Sequential:  # fmt: skip
+    """The untrained MLP of a run: weights from torch's global generator seeded with `seed`, and
+    standardisation statistics from the training split alone."""
+    torch.manual_seed(seed)
+    model = build_mlp(train_x.shape[1], hidden, activation, dropout, standardize)
+    if standardize:
+        model[0].fit(train_x)
+    return model
+
+
+@dataclass(frozen=True)
+class Epoch:
+    """One epoch's draws: the order of the training rows, and per batch one mask per dropout layer."""
+
+    order: torch.Tensor  # (rows,) int64
+    keeps: list[list[torch.Tensor]]  # [batch][layer]: (padded batch rows, width) bool, True = kept
+
+
+class Draws:
+    """A run's batch orders and dropout masks, epoch after epoch, from a generator of its own."""
+
+    def __init__(self, seed: int, hidden: int | Sequence[int], dropout: float) -> None:
+        self.generator = torch.Generator().manual_seed(seed)
+        self.widths, self.dropout = widths(hidden), dropout
+
+    def epoch(self, rows: int, batch_size: int) -> Epoch:
+        """The next epoch's order, then its masks batch by batch, layer by layer (none without dropout)."""
+        order = torch.randperm(rows, generator=self.generator)
+        keeps = []
+        for start in range(0, rows, batch_size):
+            rows_drawn = padded(min(batch_size, rows - start))
+            keeps.append([torch.rand((rows_drawn, width), generator=self.generator) >= self.dropout
+                          for width in self.widths] if self.dropout > 0 else [])  # fmt: skip
+        return Epoch(order, keeps)
