@@ -43,27 +43,42 @@ def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> Config:
 
 @dataclass(frozen=True)
 class Lesson:
-    """One of the seed's lessons: the claim that config `better` beats config `than`."""
+    """One of the seed's lessons: config `first` beats config `second` or, with a margin, the two give
+    the same accuracy within ±margin."""
 
     claim: str
-    better: str
-    than: str
+    first: str
+    second: str
     base: str | None = None  # a config both sides change one thing of; their gains over it are shown
+    margin: float | None = None  # an equivalence claim's margin, in accuracy
 
     def configs(self) -> list[str]:
         """The configs the lesson compares, base first."""
-        return [name for name in (self.base, self.than, self.better) if name]
+        return [name for name in (self.base, self.second, self.first) if name]
+
+
+LESSON_KEYS = "each needs claim and either better and than (and may have base) or same: [a, b] and margin"
+
+
+def _lesson(entry: dict) -> Lesson:
+    """A lesson of experiments.yaml: `better`/`than` claims a win; `same` and `margin` an equivalence."""
+    entry = dict(entry)
+    if "same" in entry:
+        first, second = entry.pop("same")
+        margin = entry.pop("margin")
+        if not (isinstance(margin, int | float) and margin > 0):
+            raise TypeError(f"margin {margin!r} must be a positive number")
+        return Lesson(first=first, second=second, margin=float(margin), **entry)
+    return Lesson(first=entry.pop("better"), second=entry.pop("than"), **entry)
 
 
 def load_lessons(path: Path) -> list[Lesson]:
     """The `lessons` of experiments.yaml, each naming configs that experiments.yaml defines."""
     known = load_experiments(path, EVERY_NAMED)
     try:
-        lessons = [Lesson(**entry) for entry in yaml.safe_load(path.read_text()).get("lessons") or []]
-    except TypeError as error:
-        raise UserError(
-            f"{path}: lessons: each needs claim, better, than and may have base ({error})"
-        ) from None
+        lessons = [_lesson(entry) for entry in yaml.safe_load(path.read_text()).get("lessons") or []]
+    except (TypeError, KeyError, ValueError) as error:
+        raise UserError(f"{path}: lessons: {LESSON_KEYS} ({error})") from None
     for lesson in lessons:
         if missing := [name for name in lesson.configs() if name not in known]:
             raise UserError(f"{path}: lesson {lesson.claim!r} names unknown configs {missing}")

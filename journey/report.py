@@ -13,6 +13,8 @@ from journey.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, STUDY_SECTIONS,
 from journey.stats import (
     Summary,
     bootstrap_interval,
+    equivalence_p,
+    equivalence_verdict,
     holm,
     paired,
     summarize,
@@ -115,30 +117,41 @@ def compare(tables: dict[str, Rows], first: str, second: str, confidence: float)
 
 def lessons_table(lessons: list[Lesson], tables: dict[str, Rows], p: ReportParams) -> str:
     """Each lesson judged on its Holm-corrected interval; a lesson's gains over its base are shown too."""
-    judged = [compare(tables, lesson.better, lesson.than, p.confidence) for lesson in lessons]
-    adjusted, levels = holm([c.p_value for c in judged], alpha=1 - p.confidence)
+    judged = [compare(tables, lesson.first, lesson.second, p.confidence) for lesson in lessons]
+    p_values = [c.p_value if lesson.margin is None else equivalence_p(c.differences, lesson.margin)
+                for lesson, c in zip(lessons, judged, strict=True)]  # fmt: skip
+    adjusted, levels = holm(p_values, alpha=1 - p.confidence)
     header = ("| lesson | first - second (n) | Δ accuracy | t interval | bootstrap interval | level "
               "| P(first wins) | Holm p | Δ log loss [CI] | verdict |\n" + "|---" * 10 + "|")  # fmt: skip
     rows = [header]
     for lesson, comparison, p_holm, level in zip(lessons, judged, adjusted, levels, strict=True):
-        outcome = _verdict(comparison, level, p_holm, 1 - p.confidence)
-        rows.append(_row(lesson.claim, comparison, level, p, f"{p_holm:.3g}", f"**{outcome}**"))
+        claim = lesson.claim
+        if lesson.margin is not None:
+            level = 1 - 2 * (1 - level)  # TOST at level a: the (1 - 2a) interval lies inside the margin
+            claim += f" (within ±{lesson.margin:g})"
+        t = summarize(comparison.differences, level)
+        outcome = _verdict(t, lesson.margin, p_holm, 1 - p.confidence)
+        rows.append(_row(claim, comparison, t, p, f"{p_holm:.3g}", f"**{outcome}**"))
         if lesson.base:
-            for side in (lesson.better, lesson.than):
+            for side in (lesson.first, lesson.second):
                 base = compare(tables, side, lesson.base, p.confidence)
-                rows.append(_row("", base, p.confidence, p, "", "(not judged)"))
+                rows.append(_row("", base, summarize(base.differences, p.confidence), p, "", "(not judged)"))
     return "\n".join(rows)
 
 
-def _verdict(comparison: Comparison, level: float, p_holm: float, alpha: float) -> str:
-    """The corrected interval's verdict, kept only where Holm's step-down rule rejects too."""
-    summary = summarize(comparison.differences, level)
-    outcome = verdict(summary.low, summary.high)
-    return outcome if p_holm < alpha else "inconclusive"
+def _verdict(t: Summary, margin: float | None, p_holm: float, alpha: float) -> str:
+    """The corrected interval's verdict; a win, loss or equivalence is kept only where Holm's step-down
+    rule rejects too (an equivalence contradicted by its interval needs no test)."""
+    if margin is None:
+        outcome = verdict(t.low, t.high)
+        return outcome if p_holm < alpha else "inconclusive"
+    outcome = equivalence_verdict(t.low, t.high, margin)
+    return "inconclusive" if outcome == "supported" and p_holm >= alpha else outcome
 
 
-def _row(claim: str, c: Comparison, level: float, p: ReportParams, p_holm: str, outcome: str) -> str:
-    t = summarize(c.differences, level)
+def _row(claim: str, c: Comparison, t: Summary, p: ReportParams, p_holm: str, outcome: str) -> str:
+    """A table row: `t` is the paired differences' t summary at the row's level."""
+    level = t.level
     low, high = bootstrap_interval(c.differences, level, p.bootstrap_resamples)
     return (f"| {claim} | {c.first} - {c.second} ({len(c.differences)}) | {t.mean:+.4f} "
             f"| [{t.low:+.4f}, {t.high:+.4f}] | [{low:+.4f}, {high:+.4f}] | {level:.4g} "
@@ -200,8 +213,13 @@ config wins (ties count half). The lessons are tested together, so their interva
 with Holm's method: with a = {1 - p.confidence:.2g}, the lesson with the smallest p value gets level
 1 - a/{len(lessons)}, the next 1 - a/{max(len(lessons) - 1, 1)}, and so on. A verdict is **supported** when
 the corrected t interval lies above 0 and Holm's step-down test rejects "no difference",
-**contradicted** when it lies below, and **inconclusive** otherwise. A base comparison (a lesson
-with a base) is shown at the plain {level} level and not judged. Log loss (lower is better) is shown beside.
+**contradicted** when it lies below, and **inconclusive** otherwise. A claim that two configs give
+"the same results within ±m" is tested by TOST (two one-sided t tests of "the difference is at
+least m"; Schuirmann, 1987). Its p value joins the others in Holm's correction; at its Holm level
+1 - a it is judged on the 1 - 2a interval (the level column shows that): **supported** when the
+interval lies inside (-m, m) and the corrected test rejects, **contradicted** when it lies wholly
+outside, **inconclusive** otherwise. A base comparison (a lesson with a base) is shown at the plain
+{level} level and not judged. Log loss (lower is better) is shown beside.
 
 {lessons_table(lessons, tables, p)}
 

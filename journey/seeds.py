@@ -96,6 +96,7 @@ def seeds(config: Config, runs: list[Seeds]) -> tuple[list[nn.Sequential], list[
         hidden=m["hidden"], activation=m["activation"], dropout=m["dropout"],
         standardize=config["data"]["standardize"], loss=t["loss"], lr=t["lr"],
         weight_decay=t["weight_decay"], epochs=t["epochs"], batch_size=t["batch_size"], device=t["device"],
+        framework=t["framework"],
     )  # fmt: skip
     synthetic = config["data"]["source"] == "synthetic"
     documents = []

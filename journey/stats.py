@@ -21,6 +21,7 @@ class Summary:
     std: float
     low: float
     high: float
+    level: float = CONFIDENCE  # of the interval
 
     def __str__(self) -> str:
         return f"{self.mean:.3f} ± {self.std:.3f} [{self.low:.3f}, {self.high:.3f}]"
@@ -31,10 +32,10 @@ def summarize(values: Sequence[float] | np.ndarray, confidence: float = CONFIDEN
     values = np.asarray(values, dtype=float)
     n, mean = len(values), float(np.mean(values))
     if n < 2:
-        return Summary(n, mean, math.nan, math.nan, math.nan)
+        return Summary(n, mean, math.nan, math.nan, math.nan, confidence)
     std = float(np.std(values, ddof=1))
     half = float(stats.t.ppf((1 + confidence) / 2, n - 1)) * std / math.sqrt(n)
-    return Summary(n, mean, std, mean - half, mean + half)
+    return Summary(n, mean, std, mean - half, mean + half, confidence)
 
 
 def paired(first: Mapping[int, float], second: Mapping[int, float]) -> np.ndarray:
@@ -64,6 +65,16 @@ def t_test(differences: np.ndarray) -> float:
     return float(stats.ttest_1samp(differences, 0.0).pvalue)
 
 
+def equivalence_p(differences: np.ndarray, margin: float) -> float:
+    """TOST (Schuirmann, 1987): the p value of "the mean difference lies at or beyond ±margin", the
+    larger of the two one-sided paired t tests' p values."""
+    if np.ptp(differences) == 0:
+        return 0.0 if abs(differences[0]) < margin else 1.0
+    above = stats.ttest_1samp(differences, -margin, alternative="greater").pvalue
+    below = stats.ttest_1samp(differences, margin, alternative="less").pvalue
+    return float(max(above, below))
+
+
 def holm(p_values: Sequence[float], alpha: float = 1 - CONFIDENCE) -> tuple[list[float], list[float]]:
     """Holm's step-down correction: each test's adjusted p value, and the confidence level of the
     interval that decides it (1 - alpha / (m - rank + 1), rank 1 the smallest p)."""
@@ -86,5 +97,15 @@ def verdict(low: float, high: float, higher_is_better: bool = True) -> str:
     if low > 0:
         return "supported"
     if high < 0:
+        return "contradicted"
+    return "inconclusive"
+
+
+def equivalence_verdict(low: float, high: float, margin: float) -> str:
+    """`supported` if the interval lies wholly inside (-margin, margin), `contradicted` if wholly outside
+    it, else `inconclusive`. The claim is that both sides give the same result within the margin."""
+    if -margin < low and high < margin:
+        return "supported"
+    if low >= margin or high <= -margin:
         return "contradicted"
     return "inconclusive"

@@ -1,6 +1,7 @@
 """The same bytes whatever CPU code path the machine would pick: other CPUs simulated on this one."""
 
 import hashlib
+import importlib.util
 import os
 import platform
 import subprocess
@@ -12,7 +13,7 @@ import yaml
 from conftest import ROOT
 
 from stages.cli import UserError
-from stages.cpu import PINNED, is_x86_64, machine_class, pin_cpu_code_paths, require_pinned
+from stages.cpu import PINNED, XLA_PIN, is_x86_64, machine_class, pin_cpu_code_paths, require_pinned
 
 X86 = is_x86_64()
 CPU_FLAGS = Path("/proc/cpuinfo").read_text().split() if Path("/proc/cpuinfo").exists() else []
@@ -28,7 +29,12 @@ OTHER_CPUS = {
         "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR",
     },
     "AVX2": {"ATEN_CPU_CAPABILITY": "avx2", "MKL_ENABLE_INSTRUCTIONS": "AVX2"},
-    "AVX-512": {"ATEN_CPU_CAPABILITY": "avx512", "MKL_ENABLE_INSTRUCTIONS": "AVX512"},
+    # XLA_FLAGS: XLA would compile for AVX-512 by itself (the pin is added after the user's flags).
+    "AVX-512": {
+        "ATEN_CPU_CAPABILITY": "avx512",
+        "MKL_ENABLE_INSTRUCTIONS": "AVX512",
+        "XLA_FLAGS": "--xla_cpu_max_isa=AVX512",
+    },
     "MKL's AVX2 branch": {"MKL_CBWR": "AVX2", "ONEDNN_MAX_CPU_ISA": "AVX512_CORE"},
     "4 threads": {"OMP_NUM_THREADS": "4", "MKL_NUM_THREADS": "4"},
 }
@@ -41,6 +47,10 @@ CONFIGS = {  # every kernel the stages run: both losses, each activation, dropou
     },
     "leaky-relu": {"model": {"activation": "leaky_relu"}, "train": {"epochs": 20}},
 }
+if importlib.util.find_spec("jax"):  # the same kernels compiled by XLA
+    CONFIGS["jax-nb1"] = {"train": {"epochs": 20, "framework": "jax"}}
+    CONFIGS["jax-mse-tanh-dropout-l2"] = {**CONFIGS["mse-tanh-dropout-l2"], "train": {
+        **CONFIGS["mse-tanh-dropout-l2"]["train"], "framework": "jax"}}  # fmt: skip
 # Train and evaluate for each workspace named on the command line, in one new process: the CPU-path
 # variables are read once per process, and one process for all configs saves interpreter start-ups.
 STAGES = """
@@ -62,7 +72,7 @@ for folder in sys.argv[1:]:
 
 def clean_env(**extra: str) -> dict[str, str]:
     """This process's environment without any CPU-path variable, plus `extra`."""
-    chosen = {name for variant in OTHER_CPUS.values() for name in variant} | set(PINNED)
+    chosen = {name for variant in OTHER_CPUS.values() for name in variant} | set(PINNED) | {"XLA_FLAGS"}
     return {**{name: value for name, value in os.environ.items() if name not in chosen}, **extra}
 
 
@@ -108,9 +118,11 @@ def test_another_cpu_writes_the_same_bytes(baseline, cpu):
 def test_pins_are_set_on_x86_only(monkeypatch):
     for machine, pinned in (("x86_64", True), ("AMD64", True), ("arm64", False), ("aarch64", False)):
         monkeypatch.setattr(platform, "machine", lambda machine=machine: machine)
-        environ = {"ATEN_CPU_CAPABILITY": "avx512"}
+        environ = {"ATEN_CPU_CAPABILITY": "avx512", "XLA_FLAGS": "--xla_dump_to=/tmp/x"}
         pin_cpu_code_paths(environ)
-        assert (environ == PINNED) is pinned
+        assert (environ == {**PINNED, "XLA_FLAGS": f"--xla_dump_to=/tmp/x {XLA_PIN}"}) is pinned
+        pin_cpu_code_paths(environ)  # a child process pins again: the flag is not repeated
+        assert environ["XLA_FLAGS"].count(XLA_PIN) == pinned
 
 
 def test_machine_class_names_architecture_system_and_kernels_only(monkeypatch):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from journey.configs import load_experiments
+from journey.configs import ALL, load_experiments, load_lessons
 from journey.dvc import queue_states
 from journey.experiments import set_param_args, wait_for_queue
 from stages.cli import UserError
@@ -72,3 +72,25 @@ def test_queue_workers_that_die_are_restarted(monkeypatch):
     monkeypatch.setattr("journey.experiments.POLL_SECONDS", 0)
     assert wait_for_queue(["nb1"], jobs=2) == {"nb1": "Success"}
     assert commands == [("queue", "start")] * 3
+
+
+def test_nb2_jax_is_nb2_mse_in_jax():
+    every = load_experiments(Path("experiments.yaml"), ALL)
+    assert every["nb2-jax"] == {
+        **every["nb2-mse"],
+        "train": {**every["nb2-mse"]["train"], "framework": "jax"},
+    }
+
+
+def test_lessons_claim_a_win_or_an_equivalence(tmp_path):
+    lessons = {lesson.claim: lesson for lesson in load_lessons(Path("experiments.yaml"))}
+    same = lessons["PyTorch and JAX give the same results"]
+    assert (same.first, same.second, same.margin) == ("nb2-jax", "nb2-mse", 0.01)
+    assert lessons["MSE outperformed BCE"].margin is None
+    broken = yaml.safe_load(Path("experiments.yaml").read_text())
+    broken["lessons"] = [{"claim": "x", "same": ["nb1-bce", "nb2-mse"], "margin": -1}]
+    (tmp_path / "experiments.yaml").write_text(yaml.safe_dump(broken))
+    with pytest.raises(
+        UserError, match=r"lessons: each needs claim .* \(margin -1 must be a positive number\)"
+    ):
+        load_lessons(tmp_path / "experiments.yaml")

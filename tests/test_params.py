@@ -32,6 +32,7 @@ GOOD_TRAIN = {
     "batch_size": 32,
     "seed": 0,
     "device": "cpu",
+    "framework": "torch",
 }
 
 

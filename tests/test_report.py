@@ -70,3 +70,27 @@ def test_a_table_with_fewer_runs_than_the_params_ask_for_is_refused(tmp_path):
     )
     with pytest.raises(UserError, match=r"nb1-bce/seeds.csv: 1 runs where study/params.yaml asks for 40"):
         read_rows(tmp_path, ["nb1-bce"], expected=40)
+
+
+@pytest.mark.parametrize(
+    ("shift", "expected"),
+    [(0.0, "**supported**"), (0.01, "**inconclusive**"), (0.03, "**contradicted**")],
+)
+def test_an_equivalence_is_judged_against_its_margin(shift, expected):
+    # b is a plus noise of sd about 0.003, shifted: by 0 the same, by 0.01 on the margin, by 0.03 beyond it.
+    a = [0.90, 0.91, 0.92, 0.93, 0.94, 0.92, 0.91, 0.93]
+    noise = [0.003, -0.003, 0.0, 0.003, -0.003, 0.0, 0.003, -0.003]
+    tables = {"a": rows("a", a), "b": rows("b", [x + n - shift for x, n in zip(a, noise, strict=True)])}
+    table = lessons_table([Lesson("a and b agree", "a", "b", margin=0.01)], tables, P)
+    assert verdicts(table) == [expected]
+    assert "a and b agree (within ±0.01)" in table
+    assert "| 0.9 |" in table  # one lesson: TOST at 5% is a 90% interval
+
+
+def test_an_equivalence_joins_holms_family():
+    a = [0.90, 0.91, 0.92, 0.93, 0.94, 0.92]
+    tables = {"a": rows("a", a), "b": rows("b", [x - 0.02 for x in a]), "c": rows("c", a)}
+    table = lessons_table([Lesson("a beats b", "a", "b"), Lesson("a is c", "a", "c", margin=0.01)], tables, P)
+    levels = [line.split("|")[6].strip() for line in table.splitlines()[2:]]
+    # Both p values are 0: Holm gives the first 1 - 0.05/2, the second 1 - 0.05, i.e. TOST's 0.9.
+    assert levels == ["0.975", "0.9"] and verdicts(table) == ["**supported**", "**supported**"]

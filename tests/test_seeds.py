@@ -1,5 +1,7 @@
 """The study's seeds stage: seeds derived from one master seed, and a study run equal to a lone run."""
 
+import importlib.util
+
 import numpy as np
 import pytest
 import torch
@@ -15,8 +17,11 @@ SMALL = {
     "split": {"seed": 0, "val_fraction": 0.2},
     "model": {"hidden": [5], "activation": "tanh", "dropout": 0.2},
     "train": {"loss": "mse", "lr": 0.01, "weight_decay": 0.01, "epochs": 8, "batch_size": 10, "seed": 0,
-              "device": "cpu"},
+              "device": "cpu", "framework": "torch"},
 }  # fmt: skip
+NEEDS_JAX = pytest.mark.skipif(
+    importlib.util.find_spec("jax") is None, reason="the jax extra is not installed"
+)
 
 
 def test_seeds_derive_from_the_master_seed_alone():
@@ -36,16 +41,18 @@ def test_each_source_group_varies_only_its_own_seeds():
     assert len({r.train for r in init_order}) == 3
 
 
-def test_a_study_run_is_byte_identical_to_the_same_run_alone():
+@pytest.mark.parametrize("framework", ["torch", pytest.param("jax", marks=NEEDS_JAX)])
+def test_a_study_run_is_byte_identical_to_the_same_run_alone(framework):
     """Dropout, L2, tanh and a last batch of 10 rows: every path where copies could interfere."""
     runs = plan(master=7, n=3, n_per_source=2)
-    models, histories, documents = seeds(SMALL, runs)
+    config = {**SMALL, "train": {**SMALL["train"], "framework": framework}}
+    models, histories, documents = seeds(config, runs)
     for index in (0, 4, 6):  # one of each source
         run = runs[index]
         train_data, val_data = parts(SMALL, run)
         alone, history = train(train_data, val_data, seed=run.train, hidden=[5], activation="tanh",
                                dropout=0.2, loss="mse", lr=0.01, weight_decay=0.01, epochs=8,
-                               batch_size=10)  # fmt: skip
+                               batch_size=10, framework=framework)  # fmt: skip
         for name, tensor in alone.state_dict().items():
             assert tensor.numpy().tobytes() == models[index].state_dict()[name].numpy().tobytes(), name
         assert (history.train_loss, history.val_loss) == (

@@ -6,7 +6,17 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from journey.stats import bootstrap_interval, holm, paired, summarize, superiority, t_test, verdict
+from journey.stats import (
+    bootstrap_interval,
+    equivalence_p,
+    equivalence_verdict,
+    holm,
+    paired,
+    summarize,
+    superiority,
+    t_test,
+    verdict,
+)
 
 VALUES = [0.91, 0.94, 0.93, 0.95, 0.92, 0.90, 0.96, 0.93, 0.94, 0.92]
 
@@ -77,3 +87,21 @@ def test_holm_adjusts_a_worked_example():
 def test_verdict_follows_the_interval(values, higher_is_better, expected):
     summary = summarize(values)
     assert verdict(summary.low, summary.high, higher_is_better) == expected
+
+
+def test_tost_rejects_exactly_when_the_double_alpha_interval_lies_inside_the_margin():
+    generator = np.random.default_rng(0)
+    for _ in range(200):
+        differences = generator.normal(
+            generator.uniform(-0.02, 0.02), 0.01, size=int(generator.integers(3, 30))
+        )
+        interval = summarize(differences, 1 - 2 * 0.05)
+        inside = interval.low > -0.01 and interval.high < 0.01
+        assert (equivalence_p(differences, 0.01) < 0.05) == inside
+        assert (equivalence_verdict(interval.low, interval.high, 0.01) == "supported") == inside
+
+
+def test_tost_of_identical_results():
+    assert equivalence_p(np.zeros(5), 0.01) == 0.0
+    assert equivalence_p(np.full(5, 0.02), 0.01) == 1.0
+    assert equivalence_verdict(0.011, 0.02, 0.01) == "contradicted"
