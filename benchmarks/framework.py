@@ -23,8 +23,9 @@ NAMES = ("nb1-bce", "nb2-mse", "nb4-dropout", "nb7-breast-cancer")
 REPEATS = 3
 PYTHON = sys.executable
 SPLIT = ["-m", "stages.split", "--data", "data/raw.csv", "--train", "data/train.csv", "--val", "data/val.csv"]
-TRAIN = ["-m", "stages.train", "--train", "data/train.csv", "--val", "data/val.csv", "--model",
-         "models/model.safetensors", "--history", "models/history.csv", "--machine", "models/machine.json"]  # fmt: skip
+TRAIN = ["-m", "stages.train", "--train", "data/train.csv", "--val", "data/val.csv",
+         "--model", "models/model.safetensors", "--history", "models/history.csv",
+         "--machine", "models/machine.json"]  # fmt: skip
 
 
 def data_of(config: Config) -> tuple[Dataset, Dataset]:
@@ -38,8 +39,9 @@ def seconds(config: Config, data: tuple[Dataset, Dataset], framework: str) -> fl
     m, t = config["model"], config["train"]
     start = time.perf_counter()
     train(*data, hidden=m["hidden"], activation=m["activation"], dropout=m["dropout"],
-          standardize=config["data"]["standardize"], loss=t["loss"], lr=t["lr"], weight_decay=t["weight_decay"],
-          epochs=t["epochs"], batch_size=t["batch_size"], seed=t["seed"], framework=framework)  # fmt: skip
+          standardize=config["data"]["standardize"], loss=t["loss"], lr=t["lr"],
+          weight_decay=t["weight_decay"], epochs=t["epochs"], batch_size=t["batch_size"], seed=t["seed"],
+          framework=framework)  # fmt: skip
     return time.perf_counter() - start
 
 
@@ -55,8 +57,10 @@ def in_process() -> list[list[str]]:
             for framework in best:
                 best[framework] = min(best[framework], seconds(configs[name], data, framework))
         epochs = configs[name]["train"]["epochs"]
-        rows.append([f"`train` in one process, {name} ({epochs} epochs)", f"{best['torch']:.2f} s",
-                     f"{best['jax']:.2f} s (first call {first:.2f} s)", f"{best['torch'] / best['jax']:.1f}"])  # fmt: skip
+        jax = f"{best['jax']:.2f} s (first call {first:.2f} s)"
+        ratio = f"{best['torch'] / best['jax']:.1f}"
+        label = f"`train` in one process, {name} ({epochs} epochs)"
+        rows.append([label, f"{best['torch']:.2f} s", jax, ratio])
     return rows
 
 
