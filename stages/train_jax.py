@@ -32,9 +32,29 @@ Params = dict[str, jax.Array]  # state-dict name → trained tensor
 Recipe = tuple[tuple, ...]  # the layers as hashable steps: a jit-compiled function compiles once per net
 
 
+@jax.custom_vjp
+def _bce_terms(p: jax.Array, y: jax.Array) -> jax.Array:
+    return -(y * jnp.maximum(jnp.log(p), -100.0) + (1 - y) * jnp.maximum(jnp.log(1 - p), -100.0))
+
+
+def _bce_forward(p: jax.Array, y: jax.Array):
+    return _bce_terms(p, y), (p, y)
+
+
+def _bce_backward(saved, upstream: jax.Array):
+    # torch's own derivative. Differentiating through the clamp would give 0 · inf = NaN where a
+    # sigmoid saturates to exactly 0 or 1 in float32, as confident models' outputs do.
+    p, y = saved
+    return upstream * (p - y) / jnp.maximum((1 - p) * p, 1e-12), jnp.zeros_like(y)
+
+
+_bce_terms.defvjp(_bce_forward, _bce_backward)
+
+
 def bce(p: jax.Array, y: jax.Array) -> jax.Array:
-    """Binary cross-entropy, each log clamped at -100 as torch's binary_cross_entropy does."""
-    return -jnp.mean(y * jnp.maximum(jnp.log(p), -100.0) + (1 - y) * jnp.maximum(jnp.log(1 - p), -100.0))
+    """Binary cross-entropy as torch's binary_cross_entropy: each log clamped at -100, and its gradient
+    (p - y) / max(p (1 - p), 1e-12)."""
+    return jnp.mean(_bce_terms(p, y))
 
 
 def mse(p: jax.Array, y: jax.Array) -> jax.Array:

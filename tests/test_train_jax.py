@@ -9,6 +9,8 @@ from conftest import ROOT
 
 pytest.importorskip("jax", reason="the jax extra is not installed: pip install -e '.[jax]'")
 
+import jax
+
 import stages
 from journey.configs import EVERY_NAMED, load_experiments
 from journey.seeds import parts, plan
@@ -108,11 +110,11 @@ def test_the_jax_path_is_deterministic(small_split):
     )
 
 
-# BCE only: with MSE at this rate JAX's sums of huge weights happen to saturate every prediction to
-# 0 or 1 (a finite loss, zero gradients) where torch's reach inf - inf = NaN.
-@pytest.mark.parametrize("loss", ["bce"])
+# At lr 1e30, where torch's sums overflow to inf - inf = NaN, JAX's saturate every prediction to 0 or 1
+# with a finite loss, which is no divergence to this check; at 1e38 the weights overflow in both.
+@pytest.mark.parametrize("loss", ["mse", "bce"])
 def test_divergence_in_jax_is_the_same_clear_error(small_split, loss):
-    relu = {**FAST, "hidden": 4, "activation": "relu", "dropout": 0.0, "standardize": False, "lr": 1e30}
+    relu = {**FAST, "hidden": 4, "activation": "relu", "dropout": 0.0, "standardize": False, "lr": 1e38}
     with pytest.raises(UserError, match=r"training diverged at epoch \d+ .*lower train\.lr"):
         train(*small_split, loss=loss, framework="jax", **relu)
 
@@ -128,3 +130,15 @@ def test_jax_missing_is_a_clear_error(small_split, monkeypatch):
 def test_jax_on_cuda_is_a_clear_error(small_split):
     with pytest.raises(UserError, match=r"train\.framework jax runs on the CPU"):
         train(*small_split, loss="mse", framework="jax", device="cuda", **FAST)
+
+
+def test_the_jax_losses_and_their_gradients_are_torchs_even_where_a_sigmoid_saturates():
+    p = np.array([0.0, 1.0, 1.0, 0.0, 0.5, 1e-30, 0.999], dtype=np.float32)
+    y = np.array([0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0], dtype=np.float32)
+    for name, jax_loss in train_jax.LOSSES.items():
+        p_torch = torch.from_numpy(p).requires_grad_()
+        expected = LOSSES[name](p_torch, torch.from_numpy(y))
+        expected.backward()
+        value, gradient = jax.value_and_grad(jax_loss)(p, y)
+        assert float(value) == pytest.approx(float(expected.detach()), rel=1e-6), name
+        assert np.allclose(np.asarray(gradient), p_torch.grad.numpy(), rtol=1e-6), name
