@@ -17,7 +17,7 @@ from safetensors.torch import load as load_tensors
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from journey.seeds import Seeds, load_config, parts
+from journey.seeds import Seeds, by_index, load_config, parts
 from journey.stats import summarize
 from stages.generate import BALANCE_OFFSET, rule_plane
 from stages.io import write_atomic
@@ -92,8 +92,7 @@ def metric_bars(tables: dict):
     configs = list(tables)
     figure, axes = plt.subplots(1, len(METRIC_LABELS), figsize=(4 * len(METRIC_LABELS), 4.5), dpi=100)
     for ax, (metric, label) in zip(axes, METRIC_LABELS.items(), strict=True):
-        summaries = [summarize([float(row[metric]) for row in tables[c] if row["source"] == "all"])
-                     for c in configs]  # fmt: skip
+        summaries = [summarize(list(by_index(tables[c], metric).values())) for c in configs]
         means = np.array([s.mean for s in summaries])
         whiskers = np.array([[s.mean - s.low, s.high - s.mean] for s in summaries]).T
         ax.bar(

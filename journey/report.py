@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from journey.configs import Lesson, load_lessons
-from journey.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, STUDY_SECTIONS, SeedsParams
+from journey.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, STUDY_SECTIONS, SeedsParams, by_index
 from journey.stats import (
     Summary,
     bootstrap_interval,
@@ -59,11 +59,6 @@ def read_rows(runs: Path, configs: list[str], expected: int | None = None) -> di
             raise UserError(f"{path}: {found} runs where study/params.yaml asks for {expected}; "
                             "run `dvc repro study/dvc.yaml`")  # fmt: skip
     return tables
-
-
-def by_index(rows: Rows, metric: str, source: str = "all") -> dict[int, float]:
-    """Seed index → the value of `metric`, over the runs that vary `source`."""
-    return {int(row["index"]): float(row[metric]) for row in rows if row["source"] == source}
 
 
 def config_table(tables: dict[str, Rows], confidence: float) -> str:

@@ -10,7 +10,6 @@ Each row of the table holds the three seeds, so any run can be repeated alone wi
 """
 
 import argparse
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from safetensors.torch import save as save_tensors
 from torch import nn
 
 from journey.configs import EVERY_NAMED, Config, load_experiments
+from journey.shards import NOT_PUSHED, training_forbidden
 from stages.cli import UserError, run
 from stages.cpu import require_pinned
 from stages.evaluate import evaluate
@@ -124,6 +124,11 @@ def table_rows(name: str, runs: list[Seeds], documents: list[dict]) -> list[dict
     return rows
 
 
+def by_index(rows: list[dict], metric: str, source: str = "all") -> dict[int, float]:
+    """Seed index → the value of `metric`, over the table rows (as read back) of runs that vary `source`."""
+    return {int(row["index"]): float(row[metric]) for row in rows if row["source"] == source}
+
+
 def format_rows(rows: list[dict]) -> str:
     """CSV text: integers as they are, floats to 6 decimals, a missing ceiling as empty."""
 
@@ -169,8 +174,8 @@ def main() -> None:
     parser.add_argument("--experiments", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="a folder for this config's outputs")
     args = parser.parse_args()
-    if os.environ.get("JOURNEY_NO_TRAINING"):  # `journey study --aggregate` (journey/study.py)
-        raise UserError(f"no shard pushed the runs of {args.config} (aggregating, so not training them)")
+    if training_forbidden():
+        raise UserError(f"{NOT_PUSHED.format(args.config)} (aggregating, so not training them)")
     require_pinned()
     p = section_of(read_params_file(args.params, STUDY_SECTIONS), args.params, "seeds", SeedsParams)
     config = load_config(args.experiments, args.config)

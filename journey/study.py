@@ -15,14 +15,12 @@ import yaml
 
 from journey.dvc import dvc, sh
 from journey.remote import require_remote
+from journey.shards import MISSING, NO_TRAINING, NOT_PUSHED
 from stages.cli import UserError
 
 PIPELINE = "study/dvc.yaml"
 PARAMS = Path("study/params.yaml")
 REPORT = Path("reports/README.md")
-# Set by --aggregate: journey/seeds.py then fails with MISSING's message instead of training.
-NO_TRAINING = "JOURNEY_NO_TRAINING"
-MISSING = re.compile(r"no shard pushed the runs of ([\w.-]+)")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -81,7 +79,7 @@ def aggregate() -> None:
     result = sh("dvc", "repro", "--pull", "--keep-going", PIPELINE, env=env, check=False)
     if missing := sorted(set(MISSING.findall(result.stdout + result.stderr))):
         raise UserError(
-            f"no shard pushed the runs of {', '.join(missing)}; run `journey study --shard K/N` for the "
+            f"{NOT_PUSHED.format(', '.join(missing))}; run `journey study --shard K/N` for the "
             "shard that holds them (or `journey study` here, which trains them), then aggregate again"
         )
     if result.returncode != 0:

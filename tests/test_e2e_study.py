@@ -1,5 +1,6 @@
 """End to end: the seeds study through `journey study` and `dvc repro`, with the real dvc and git."""
 
+import csv
 import json
 
 import pytest
@@ -59,17 +60,20 @@ def test_a_second_run_trains_nothing_and_deleted_runs_come_back_from_the_cache(s
     )
 
 
-def test_a_study_run_repeated_alone_with_dvc_exp_run_gives_its_bytes(study):
+@pytest.mark.parametrize("config", ["nb1-mse", "nb2-jax"])
+def test_a_study_run_repeated_alone_with_dvc_exp_run_gives_its_bytes(study, config):
     repo, _ = study
-    row = (repo / "reports/seeds.csv").read_text().splitlines()[1 + 7 + 3].split(",")  # nb1-mse, a 2nd run
-    config, index = row[0], 3
-    assert config == "nb1-mse"
+    position = 3  # of the config's 3 + 2 + 2 runs: the first that varies data and split only
+    row = [r for r in csv.DictReader((repo / "reports/seeds.csv").open()) if r["config"] == config][position]
+    assert (row["source"], row["index"]) == ("data+split", "0")
     params = load_experiments(repo / "experiments.yaml", EVERY_NAMED)[config]
-    params["data"]["seed"], params["split"]["seed"], params["train"]["seed"] = map(int, row[3:6])
-    sh(repo, "dvc", "exp", "run", "--name", "alone", *set_param_args(params))
+    params["data"]["seed"], params["split"]["seed"], params["train"]["seed"] = (
+        int(row[key]) for key in ("data_seed", "split_seed", "train_seed")
+    )
+    sh(repo, "dvc", "exp", "run", "--name", f"alone-{config}", *set_param_args(params))
     alone = load_file(repo / "models/model.safetensors")
     stacked = load_file(repo / f"study/runs/{config}/models.safetensors")
     for name, tensor in alone.items():
-        assert tensor.numpy().tobytes() == stacked[name][index].numpy().tobytes(), name
+        assert tensor.numpy().tobytes() == stacked[name][position].numpy().tobytes(), name
     metrics = json.loads((repo / "eval/metrics.json").read_text())
-    assert f"{metrics['val']['accuracy']:.6f}" == row[7]
+    assert f"{metrics['val']['accuracy']:.6f}" == row["accuracy"]
