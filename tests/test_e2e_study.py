@@ -36,10 +36,11 @@ def test_one_command_trains_every_config_and_writes_the_report(study):
     assert "## Lessons" in result.stdout and "reports/README.md has the whole report" in result.stdout
     report = (repo / "reports/README.md").read_text()
     assert "Every config was trained\n3 times" in report
-    for claim in ("MSE outperformed BCE", "More data beats bigger models", "L2 hurt when"):
+    for claim in ("MSE outperformed BCE", "More data beats bigger models", "L2 hurt when", "PyTorch and JAX"):
         assert claim in report
     rows = (repo / "reports/seeds.csv").read_text().splitlines()
-    assert len(rows) == 1 + 7 * (3 + 2 + 2)
+    configs = yaml.safe_load((repo / "study/params.yaml").read_text())["configs"]
+    assert len(configs) == 8 and len(rows) == 1 + len(configs) * (3 + 2 + 2)
     assert sh(repo, "dvc", "status", "--quiet", "study/dvc.yaml", check=False).returncode == 0
 
 
