@@ -3,6 +3,8 @@
 Side by side in one run, on the same data, initial weights and batch order:
 - `stages.train.train` in one process for each framework, on four named experiments: best of 3,
   interleaved. JAX compiles its epoch function on the first call for a net; that call is timed apart.
+- nb2 with the design not taken: JAX's jit-compiled step called batch by batch from a Python loop,
+  instead of one jit-compiled epoch (`lax.scan` over the batches).
 - the train stage as `dvc repro` runs it, `python -m stages.train` in a new process, for nb2-mse and
   nb2-jax: imports and compilation included. Best of 3, interleaved.
 """
@@ -16,6 +18,8 @@ import yaml
 from benchmarks.common import fresh_clone, measure, table
 from journey.configs import ALL, Config, load_experiments
 from journey.seeds import Seeds, parts
+from stages import train_jax
+from stages.draws import Draws, initial_model
 from stages.io import Dataset
 from stages.train import train
 
@@ -64,6 +68,42 @@ def in_process() -> list[list[str]]:
     return rows
 
 
+def step_by_step(config: Config, data: tuple[Dataset, Dataset]) -> float:
+    """Wall time of training with `train_jax.step` called per batch from Python: no dropout, and
+    without the per-epoch losses the JAX path also computes."""
+    m, t = config["model"], config["train"]
+    train_data = data[0]
+    model = initial_model(train_data.x, t["seed"], m["hidden"], m["activation"])
+    draws = Draws(t["seed"], m["hidden"], 0.0)
+    params = {name: p.detach().numpy() for name, p in model.named_parameters()}
+    state = train_jax.optimizer(t["lr"], t["weight_decay"]).init(params)
+    options = {
+        "steps": train_jax.recipe(model),
+        "loss": t["loss"],
+        "lr": t["lr"],
+        "weight_decay": t["weight_decay"],
+    }
+    x, y, rows, batch = train_data.x, train_data.y.astype("float32"), len(train_data.y), t["batch_size"]
+    start = time.perf_counter()
+    for _ in range(t["epochs"]):
+        order = draws.epoch(rows, batch).order.numpy()
+        for first in range(0, rows, batch):
+            picked = order[first : first + batch]
+            params, state, *_ = train_jax.step(params, state, {}, x[picked], y[picked], (), **options)
+    next(iter(params.values())).block_until_ready()  # JAX dispatches asynchronously
+    return time.perf_counter() - start
+
+
+def step_row() -> list[str]:
+    """nb2-mse: one jit-compiled epoch (the JAX path) against a jit-compiled step per batch."""
+    config = load_experiments(Path("experiments.yaml"), ALL)["nb2-mse"]
+    data = data_of(config)
+    step_by_step(config, data)  # compiles the step
+    epoch = min(seconds(config, data, "jax") for _ in range(REPEATS))
+    stepped = min(step_by_step(config, data) for _ in range(REPEATS))
+    return ["nb2-mse in JAX (500 epochs)", f"{stepped:.2f} s", f"{epoch:.2f} s", f"{stepped / epoch:.1f}"]
+
+
 def stage_process(workdir: Path) -> list[str]:
     """`python -m stages.train` for nb2-mse, then again in JAX, in a new process each: best of REPEATS."""
     clone = fresh_clone(workdir, "framework")
@@ -83,5 +123,11 @@ def stage_process(workdir: Path) -> list[str]:
 
 def report(workdir: Path) -> str:
     """Benchmark 9 as a Markdown table."""
-    rows = [*in_process(), stage_process(workdir)]
-    return table(["measure", "torch", "JAX", "torch ÷ JAX"], rows)
+    frameworks = table(["measure", "torch", "JAX", "torch ÷ JAX"], [*in_process(), stage_process(workdir)])
+    header = [
+        "measure",
+        "a jit-compiled step per batch",
+        "one jit-compiled epoch (the JAX path)",
+        "step ÷ epoch",
+    ]
+    return f"{frameworks}\n\n{table(header, [step_row()])}"
