@@ -7,6 +7,7 @@ import re
 from pathlib import Path
 
 from journey.dvc import dvc
+from stages.cli import UserError
 
 
 def vega_specs(revisions: list[str]) -> dict[str, dict]:
@@ -33,7 +34,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def command(args: argparse.Namespace) -> None:
     """Write one PNG per chart of `dvc plots diff REVISION...` into --out."""
-    import vl_convert  # a test extra: only this command needs it
+    try:
+        import vl_convert  # a test extra: only this command needs it
+    except ImportError:
+        raise UserError("journey plots renders charts with vl-convert-python, which is not installed; run "
+                        "`pip install -e '.[test]'`, or use `dvc plots diff … --open`") from None  # fmt: skip
 
     args.out.mkdir(parents=True, exist_ok=True)
     for title, spec in vega_specs(args.revisions).items():

@@ -156,7 +156,7 @@ class Trained:
     val_loss: np.ndarray
 
 
-def epoch_keeps(draws: Draws, rows: int, batch_size: int):
+def epoch_draws(draws: Draws, rows: int, batch_size: int) -> tuple[np.ndarray, tuple[tuple, tuple]]:
     """The next epoch's order and its masks cut to the batch rows: stacked for the full batches
     (layer → (batches, batch_size, width)), and the short last batch's (layer → (rows, width))."""
     drawn = draws.epoch(rows, batch_size)
@@ -180,7 +180,7 @@ def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, *, los
                "batch_size": batch_size}  # fmt: skip
     curves = []
     for _ in range(epochs):
-        order, keeps = epoch_keeps(draws, len(train.y), batch_size)
+        order, keeps = epoch_draws(draws, len(train.y), batch_size)
         params, state, losses = epoch(params, state, stats, data, order, keeps, **options)
         curves.append(losses)
     train_loss, val_loss = np.asarray(curves, dtype=np.float32).T

@@ -1,11 +1,16 @@
 """The `journey` command line, and the layout rule that no module imports one that imports it back."""
 
+import argparse
 import ast
+import sys
 from pathlib import Path
 
+import pytest
 from conftest import ROOT, sh
 
+from journey import plots
 from journey.cli import COMMANDS, parser
+from stages.cli import UserError
 
 
 def test_help_lists_every_command():
@@ -51,3 +56,12 @@ def test_only_journey_dvc_runs_dvc_or_git():
         text = path.read_text()
         if path.name != "dvc.py":
             assert "subprocess" not in text and "dvc.api" not in text and "dvc.repo" not in text, path
+
+
+def test_plots_without_its_renderer_is_a_clear_error(monkeypatch, tmp_path):
+    monkeypatch.setitem(sys.modules, "vl_convert", None)  # as after `pip install -e .` alone
+    args = argparse.Namespace(revisions=[], out=tmp_path)
+    with pytest.raises(
+        UserError, match=r"vl-convert-python, which is not installed; run `pip install -e '\.\[test\]'`"
+    ):
+        plots.command(args)
