@@ -77,12 +77,7 @@ def step_by_step(config: Config, data: tuple[Dataset, Dataset]) -> float:
     draws = Draws(t["seed"], m["hidden"], 0.0)
     params = {name: p.detach().numpy() for name, p in model.named_parameters()}
     state = train_jax.optimizer(t["lr"], t["weight_decay"]).init(params)
-    options = {
-        "steps": train_jax.recipe(model),
-        "loss": t["loss"],
-        "lr": t["lr"],
-        "weight_decay": t["weight_decay"],
-    }
+    options = train_jax.step_options(model, t["loss"], t["lr"], t["weight_decay"])
     x, y, rows, batch = train_data.x, train_data.y.astype("float32"), len(train_data.y), t["batch_size"]
     start = time.perf_counter()
     for _ in range(t["epochs"]):

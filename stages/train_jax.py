@@ -122,6 +122,11 @@ def _step(params: Params, state: optax.OptState, stats: Params, x: jax.Array, y:
 step = jax.jit(_step, static_argnames=("steps", "loss", "lr", "weight_decay"))
 
 
+def step_options(model: nn.Sequential, loss: str, lr: float, weight_decay: float) -> dict:
+    """The static arguments of `step` (and `epoch`) for this model, loss and optimiser."""
+    return {"steps": recipe(model), "loss": loss, "lr": lr, "weight_decay": weight_decay}
+
+
 @partial(jax.jit, static_argnames=("steps", "loss", "lr", "weight_decay", "batch_size"))
 def epoch(params: Params, state: optax.OptState, stats: Params, data: tuple[jax.Array, ...],
           order: jax.Array, keeps: tuple[tuple[jax.Array, ...], tuple[jax.Array, ...]], *, steps: Recipe,
@@ -176,8 +181,7 @@ def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, *, los
     state = optimizer(lr, weight_decay).init(params)
     data = tuple(jnp.asarray(part) for part in (train.x, train.y.astype(np.float32), val.x,
                                                   val.y.astype(np.float32)))  # fmt: skip
-    options = {"steps": recipe(model), "loss": loss, "lr": lr, "weight_decay": weight_decay,
-               "batch_size": batch_size}  # fmt: skip
+    options = {**step_options(model, loss, lr, weight_decay), "batch_size": batch_size}
     curves = []
     for _ in range(epochs):
         order, keeps = epoch_draws(draws, len(train.y), batch_size)

@@ -40,12 +40,7 @@ def both_frameworks(name: str, steps: int):
     params = {key: np.asarray(p.detach()) for key, p in model.named_parameters()}
     stats = {key: np.asarray(b) for key, b in model.named_buffers()}
     state = train_jax.optimizer(t["lr"], t["weight_decay"]).init(params)
-    options = {
-        "steps": train_jax.recipe(model),
-        "loss": t["loss"],
-        "lr": t["lr"],
-        "weight_decay": t["weight_decay"],
-    }
+    options = train_jax.step_options(model, t["loss"], t["lr"], t["weight_decay"])
     draws = Draws(t["seed"], m["hidden"], m["dropout"])
     x, y, rows, batch = train_data.x, train_data.y.astype(np.float32), len(train_data.y), t["batch_size"]
     done = 0
