@@ -112,10 +112,10 @@ def fit(
             with torch.no_grad():
                 if bool(torch.isfinite(model(x)).all()):
                     raise
-            raise diverged(epoch, "predictions no longer finite", lr) from None
+            raise _diverged(epoch, "predictions no longer finite", lr) from None
         for history, (train_loss, val_loss) in zip(histories, losses, strict=True):
             if not math.isfinite(train_loss):
-                raise diverged(epoch, f"train loss {train_loss}", lr)
+                raise _diverged(epoch, f"train loss {train_loss}", lr)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
     return histories
@@ -141,7 +141,7 @@ def _losses(model: StackedMLP, loss_fn, x: torch.Tensor, y: torch.Tensor,
     return loss_fn(model(padded_x, keeps)[:, :rows], y, reduction="none").mean(dim=1)
 
 
-def diverged(epoch: int, symptom: str, lr: float) -> UserError:
+def _diverged(epoch: int, symptom: str, lr: float) -> UserError:
     """The error of a run whose loss stopped being finite at `epoch`."""
     return UserError(
         f"training diverged at epoch {epoch} ({symptom}); lower train.lr (now {lr}) in params.yaml; "
@@ -206,7 +206,7 @@ def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[D
         trained = train_jax.fit(model, draw, train_data, val_data, **options)
         if not np.isfinite(trained.train_loss).all():
             epoch = int(np.argmin(np.isfinite(trained.train_loss))) + 1
-            raise diverged(epoch, f"train loss {trained.train_loss[epoch - 1]}", options["lr"])
+            raise _diverged(epoch, f"train loss {trained.train_loss[epoch - 1]}", options["lr"])
         trained_params = {name: torch.from_numpy(value) for name, value in trained.params.items()}
         model.load_state_dict(model.state_dict() | trained_params)
         histories.append(History(train_loss=trained.train_loss.tolist(), val_loss=trained.val_loss.tolist()))

@@ -187,5 +187,5 @@ def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, *, los
         order, keeps = epoch_draws(draws, len(train.y), batch_size)
         params, state, losses = epoch(params, state, stats, data, order, keeps, **options)
         curves.append(losses)
-    train_loss, val_loss = np.asarray(curves, dtype=np.float32).T
+    train_loss, val_loss = np.asarray(jnp.array(curves)).T  # one transfer, not one per epoch and split
     return Trained({name: np.array(value) for name, value in params.items()}, train_loss, val_loss)
