@@ -133,7 +133,7 @@ def decision_boundaries(runs: Path, all_configs: dict, tables: dict):
         net, val = _first_run(runs, all_configs[config], config, tables[config][0])
         plane = rule_plane(val.x.shape[1])
         points = np.column_stack([u.ravel(), v.ravel()]) @ plane
-        prob = predict(net, torch.from_numpy(points.astype(np.float32))).numpy().reshape(u.shape)
+        prob = predict(net, points.astype(np.float32)).reshape(u.shape)
         ax.contourf(u, v, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
         ax.contour(u, v, prob, levels=[0.5], colors="black", linewidths=1.5)
         ax.plot(GRID, np.abs(GRID) - BALANCE_OFFSET, "k:", linewidth=1)

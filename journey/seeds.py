@@ -103,7 +103,7 @@ def seeds(config: Config, runs: list[Seeds]) -> tuple[list[nn.Sequential], list[
     for model, history, (train, val) in zip(models, histories, splits, strict=True):
         curves = np.column_stack([np.arange(1, len(history.train_loss) + 1), history.train_loss,
                                   history.val_loss])  # fmt: skip
-        probs = [predict(model, torch.from_numpy(part.x)).double().numpy() for part in (train, val)]
+        probs = [predict(model, part.x).astype(np.float64) for part in (train, val)]
         documents.append(evaluate(count_params(model), t["loss"], train, val, *probs, curves, synthetic))
     return models, histories, documents
 

@@ -14,17 +14,6 @@ from torch import nn
 
 from stages.model import build_mlp, widths
 
-# Rows per batch are padded to a multiple of this (two AVX2 vectors of float32) in the torch loop:
-# then no copy's rows fall in the scalar tail of a vectorised kernel, whose last bits differ from the
-# vector lanes'. A dropout mask covers the padded rows, so the draws depend on it too.
-ROW_ALIGN = 16
-
-
-def padded(rows: int) -> int:
-    """`rows` rounded up to a multiple of ROW_ALIGN."""
-    return rows + -rows % ROW_ALIGN
-
-
 def initial_model(train_x: np.ndarray, seed: int, hidden: int | Sequence[int], activation: str = "relu",
                   dropout: float = 0.0, standardize: bool = False) -> nn.Sequential:  # fmt: skip
     """The untrained MLP of a run: weights from torch's global generator seeded with `seed`, and
@@ -41,7 +30,7 @@ class Epoch:
     """One epoch's draws: the order of the training rows, and per batch one mask per dropout layer."""
 
     order: torch.Tensor  # (rows,) int64
-    keeps: list[list[torch.Tensor]]  # [batch][layer]: (padded batch rows, width) bool, True = kept
+    keeps: list[list[torch.Tensor]]  # [batch][layer]: (batch rows, width) bool, True = kept
 
 
 class Draws:
@@ -56,7 +45,7 @@ class Draws:
         order = torch.randperm(rows, generator=self.generator)
         keeps = []
         for start in range(0, rows, batch_size):
-            rows_drawn = padded(min(batch_size, rows - start))
+            rows_drawn = min(batch_size, rows - start)
             keeps.append([torch.rand((rows_drawn, width), generator=self.generator) >= self.dropout
                           for width in self.widths] if self.dropout > 0 else [])  # fmt: skip
         return Epoch(order, keeps)

@@ -1,21 +1,21 @@
-"""Stage evaluate: validation metrics from scikit-learn, ROC and confusion data, and a loss-curve PNG."""
+"""Stage evaluate: validation metrics (stages/metrics.py), ROC and confusion data, and a loss-curve PNG."""
 
 import io
 from pathlib import Path
 
 import numpy as np
-import torch
-from sklearn import metrics as sk
+from sklearn.metrics import roc_curve
 
 from stages.cli import UserError, parse_paths, run
 from stages.cpu import require_pinned
 from stages.diagnosis import diagnose
 from stages.io import Dataset, read_splits, write_atomic, write_json, write_table
+from stages.metrics import accuracy, brier, f1, log_loss, roc_auc
 from stages.model import count_params, load_model, predict
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
-# The training objective of each loss, computed by scikit-learn: BCE is log loss, MSE is the Brier score.
-OBJECTIVES = {"bce": sk.log_loss, "mse": sk.brier_score_loss}
+# The training objective of each loss: BCE is log loss, MSE is the Brier score.
+OBJECTIVES = {"bce": log_loss, "mse": brier}
 THRESHOLD = 0.5
 
 
@@ -31,11 +31,11 @@ def classification_metrics(data: Dataset, prob: np.ndarray, synthetic: bool = Tr
     """Validation metrics that mean the same whichever loss trained the model."""
     predicted = (prob >= THRESHOLD).astype(np.int64)
     return {
-        "accuracy": sk.accuracy_score(data.y, predicted),
-        "roc_auc": sk.roc_auc_score(data.y, prob),
-        "f1": sk.f1_score(data.y, predicted),
-        "log_loss": sk.log_loss(data.y, prob, labels=[0, 1]),
-        "brier": sk.brier_score_loss(data.y, prob),
+        "accuracy": accuracy(data.y, predicted),
+        "roc_auc": roc_auc(data.y, prob),
+        "f1": f1(data.y, predicted),
+        "log_loss": log_loss(data.y, prob),
+        "brier": brier(data.y, prob),
         "noise_ceiling_accuracy": noise_ceiling_accuracy(data, synthetic),
     }
 
@@ -53,7 +53,7 @@ def evaluate(
     """The metrics document: size, the objective on both splits, validation metrics, the fit diagnosis."""
     objective = OBJECTIVES[loss]
     validation = classification_metrics(val, val_prob, synthetic)
-    base_rate = np.full(len(train.y), train.y.mean())
+    base_rate = np.full(len(train.y), np.count_nonzero(train.y) / len(train.y))
     fit = diagnose(
         history[:, 1],
         history[:, 2],
@@ -70,8 +70,9 @@ def evaluate(
 
 
 def write_roc(path: Path, data: Dataset, prob: np.ndarray) -> None:
-    """ROC curve points for DVC's `simple` template."""
-    fpr, tpr, threshold = sk.roc_curve(data.y, prob, drop_intermediate=True)
+    """ROC curve points for DVC's `simple` template (scikit-learn's: cumulative counts over their
+    totals, exact operations only)."""
+    fpr, tpr, threshold = roc_curve(data.y, prob, drop_intermediate=True)
     threshold = np.minimum(threshold, 1.0)  # scikit-learn puts +inf first; keep the CSV finite
     write_table(
         path,
@@ -129,8 +130,8 @@ def main() -> None:
     train, val = read_splits(args.train, args.val)
     history = read_history(args.history)
     model = load_model(args.model, train.x.shape[1], m.hidden, m.activation, m.dropout, d.standardize)
-    train_prob = predict(model, torch.from_numpy(train.x)).double().numpy()
-    val_prob = predict(model, torch.from_numpy(val.x)).double().numpy()
+    train_prob = predict(model, train.x).astype(np.float64)
+    val_prob = predict(model, val.x).astype(np.float64)
     write_roc(args.roc, val, val_prob)
     write_confusion(args.confusion, val, val_prob)
     plot_history(args.loss_plot, history, loss)

@@ -11,9 +11,12 @@ from safetensors.torch import save as save_tensors
 from torch import nn
 
 from stages.cli import UserError
+from stages.exact import NUMPY, TORCH, Ops
 from stages.io import write_atomic
+from stages.net import Layout, Recipe, forward, unflatten
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
+ACTIVATION_NAMES = {layer: name for name, layer in ACTIVATIONS.items()}
 
 
 class Standardize(nn.Module):
@@ -90,66 +93,60 @@ def load_model(path: Path, n_features: int, hidden: int | Sequence[int], activat
     return model.eval()
 
 
-class StackedMLP(nn.Module):
-    """Copies of one MLP side by side, each tensor with a leading copy axis: a layer is one batched matmul.
+def recipe(model: nn.Sequential) -> Recipe:
+    """The MLP's layers as the steps stages/net.py runs (hashable: JAX compiles once per recipe)."""
+    steps = []
+    for index, layer in enumerate(model):
+        if isinstance(layer, Standardize):
+            steps.append(("standardize", index))
+        elif isinstance(layer, nn.Linear):
+            steps.append(("linear", index))
+        elif isinstance(layer, nn.Dropout):
+            steps.append(("dropout", layer.p))
+        elif isinstance(layer, nn.Sigmoid):
+            steps.append(("sigmoid",))
+        else:
+            steps.append(("activation", ACTIVATION_NAMES[type(layer)]))
+    return tuple(steps)
 
-    Every trained tensor is a view into one flat parameter, so an optimiser step is a few kernels for
-    all copies. Copy k computes what it would alone, so one copy (the train stage) and twenty (the
-    seeds study) run the same code and give the same bytes.
+
+class Stacked:
+    """Copies of one MLP as arrays with a leading copy axis: the trained weights one flat array
+    (copies, n_weights) in `layout`'s order, the standardisation statistics apart.
+
+    On the CPU they are NumPy arrays and `ops` is NUMPY; on CUDA, torch tensors and TORCH.
     """
 
-    def __init__(self, models: Sequence[nn.Sequential]) -> None:
-        super().__init__()
-        self.layers = list(models[0])  # the recipe; the template's own weights are not used
-        states = [model.state_dict() for model in models]
-        self.names = list(states[0])
-        trained = [name for name in self.names if name.endswith(("weight", "bias"))]
-        stacked = {name: torch.stack([state[name] for state in states]) for name in self.names}
-        self.flat = nn.Parameter(torch.cat([stacked[name].reshape(-1) for name in trained]))
-        self.views: dict[str, tuple[int, torch.Size]] = {}
-        offset = 0
-        for name in trained:
-            self.views[name] = (offset, stacked[name].shape)
-            offset += stacked[name].numel()
-        for name in self.names:
-            if name not in self.views:
-                self.register_buffer(_attribute(name), stacked[name])
+    def __init__(self, models: Sequence[nn.Sequential], device: torch.device = torch.device("cpu"),
+                 ops: Ops | None = None) -> None:  # fmt: skip
+        self.device = device
+        self.ops = ops or (NUMPY if device.type == "cpu" else TORCH)
+        self.steps = recipe(models[0])
+        trained = [name for name, _ in models[0].named_parameters()]
+        self.layout: Layout = tuple((name, tuple(models[0].state_dict()[name].shape)) for name in trained)
+        states = [{name: tensor.detach() for name, tensor in model.state_dict().items()} for model in models]
+        self.flat = self.place(torch.stack([torch.cat([state[name].reshape(-1) for name in trained])
+                                            for state in states]))  # fmt: skip
+        self.stats = {name: self.place(torch.stack([state[name] for state in states]))
+                      for name, _ in models[0].named_buffers()}  # fmt: skip
 
-    def tensor(self, name: str) -> torch.Tensor:
-        """The stacked tensor of state-dict entry `name`: a view of `flat`, or a buffer."""
-        if name in self.views:
-            offset, shape = self.views[name]
-            return self.flat[offset : offset + shape.numel()].view(shape)
-        return getattr(self, _attribute(name))
+    def place(self, values: torch.Tensor | np.ndarray):
+        """`values` as this stack's kind of array: NumPy's for NUMPY, else a torch tensor on the device."""
+        if self.ops is NUMPY:
+            return np.asarray(values)
+        return torch.as_tensor(values).to(self.device)
 
-    def forward(self, x: torch.Tensor, keeps: Sequence[torch.Tensor] = ()) -> torch.Tensor:
-        """Inputs (copies, rows, features) → P(y = 1) as (copies, rows); with `keeps`, one mask
-        (copies, rows, width) per dropout layer, dropout is applied (training), else not."""
-        masks = iter(keeps)
-        for index, layer in enumerate(self.layers):
-            if isinstance(layer, Standardize):
-                mean, std = self.tensor(f"{index}.mean"), self.tensor(f"{index}.std")
-                x = (x - mean.unsqueeze(1)) / std.unsqueeze(1)
-            elif isinstance(layer, nn.Linear):
-                weight, bias = self.tensor(f"{index}.weight"), self.tensor(f"{index}.bias")
-                x = torch.baddbmm(bias.unsqueeze(1), x, weight.transpose(1, 2))
-            elif isinstance(layer, nn.Dropout):
-                x = x * next(masks) / (1 - layer.p) if keeps else x
-            else:
-                x = layer(x)  # activations and the sigmoid work element by element
-        return x.squeeze(2)
+    def weights(self) -> dict:
+        """The trained tensors by state-dict name, as views of `flat`."""
+        return unflatten(self.flat, self.layout)
 
     def unstacked(self, index: int) -> dict[str, torch.Tensor]:
         """Copy `index`'s state dict, under the names of the MLP it was stacked from."""
-        return {name: self.tensor(name)[index].detach().cpu().clone() for name in self.names}
+        return {name: torch.as_tensor(value[index]).cpu().clone()
+                for name, value in (self.weights() | self.stats).items()}  # fmt: skip
 
 
-def _attribute(state_name: str) -> str:
-    return "stacked_" + state_name.replace(".", "_")
-
-
-def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """P(y = 1) for each row of `x`, in evaluation mode (no dropout) and without gradients."""
-    model.eval()
-    with torch.no_grad():
-        return model(x).squeeze(1)
+def predict(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
+    """P(y = 1) (float32) for each row of `x` (no dropout), by stages/net.py's arithmetic, not a BLAS."""
+    stacked = Stacked([model])
+    return forward(NUMPY, stacked.steps, stacked.weights(), stacked.stats, x[None])[0][0]

@@ -11,42 +11,11 @@ from torch import nn
 
 from stages.cli import UserError, parse_paths, run
 from stages.cpu import machine_class, require_pinned
-from stages.draws import Draws, initial_model, padded
+from stages.draws import Draws, initial_model
 from stages.io import Dataset, read_splits, write_json, write_table
-from stages.model import StackedMLP, save_model
+from stages.model import Stacked, save_model
+from stages.net import BiasCorrection, Moments, adam, forward, gradient, mean_loss
 from stages.params import DataParams, ModelParams, TrainParams, load_section
-
-LOSSES = {"bce": nn.functional.binary_cross_entropy, "mse": nn.functional.mse_loss}
-
-
-class Adam:
-    """Adam (Kingma and Ba, 2015) with L2 added to the gradient, as torch.optim.Adam's weight_decay.
-
-    Written out because torch's fused, foreach and for-loop Adams use fused multiply-adds in vector
-    lanes but not in the scalar tail, so an element's update would depend on where it lies in the
-    tensor: on how many copies train side by side. Every operation here is one correctly rounded
-    IEEE operation, the same in either path.
-    """
-
-    BETAS, EPS = (0.9, 0.999), 1e-8
-
-    def __init__(self, param: nn.Parameter, lr: float, weight_decay: float) -> None:
-        self.param, self.lr, self.weight_decay, self.steps = param, lr, weight_decay, 0
-        self.mean, self.square = torch.zeros_like(param), torch.zeros_like(param)
-
-    @torch.no_grad()
-    def step(self) -> None:
-        """One update from `param.grad`, which it then clears."""
-        (beta1, beta2), grad, param = self.BETAS, self.param.grad, self.param
-        if self.weight_decay:
-            grad = grad + param * self.weight_decay
-        self.steps += 1
-        self.mean.mul_(beta1).add_(grad * (1 - beta1))
-        self.square.mul_(beta2).add_(grad * grad * (1 - beta2))
-        denominator = (self.square.sqrt() / math.sqrt(1 - beta2**self.steps)).add_(self.EPS)
-        param.sub_(self.mean / denominator * (self.lr / (1 - beta1**self.steps)))
-        param.grad = None
-
 
 @dataclass(frozen=True)
 class History:
@@ -56,11 +25,11 @@ class History:
     val_loss: list[float]
 
 
-def stacked_tensors(parts: Sequence[Dataset], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """Features (copies, rows, features) and observed labels (copies, rows), float32 on `device`."""
+def stacked_arrays(stacked: Stacked, parts: Sequence[Dataset]) -> tuple:
+    """Features (copies, rows, features) and observed labels (copies, rows), float32, as `stacked`'s arrays."""
     x = np.stack([part.x for part in parts])
     y = np.stack([part.y for part in parts]).astype(np.float32)
-    return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
+    return stacked.place(x), stacked.place(y)
 
 
 def resolve_device(name: str) -> torch.device:
@@ -76,7 +45,7 @@ def resolve_device(name: str) -> torch.device:
 
 
 def fit(
-    model: StackedMLP,
+    stacked: Stacked,
     draws: Sequence[Draws],
     trains: Sequence[Dataset],
     vals: Sequence[Dataset],
@@ -89,56 +58,32 @@ def fit(
 ) -> list[History]:
     """Adam on shuffled mini-batches (L2 through weight_decay), each copy on its own data, in the order
     and with the dropout masks of its own draws; stops with an error if the loss diverges."""
-    loss_fn = LOSSES[loss]
-    optimizer = Adam(model.flat, lr=lr, weight_decay=weight_decay)
-    device = model.flat.device
-    (x, y), (x_val, y_val) = stacked_tensors(trains, device), stacked_tensors(vals, device)
-    copies = torch.arange(len(trains), device=device).unsqueeze(1)
+    ops = stacked.ops
+    (x, y), (x_val, y_val) = stacked_arrays(stacked, trains), stacked_arrays(stacked, vals)
+    copies = stacked.place(np.arange(len(trains))[:, None])
+    zeros = stacked.place(np.zeros(stacked.flat.shape, np.float32))
+    moments = Moments(zeros, zeros)
+    corrections = BiasCorrection(lr)
     histories = [History(train_loss=[], val_loss=[]) for _ in trains]
     for epoch in range(1, epochs + 1):
         drawn = [d.epoch(y.shape[1], batch_size) for d in draws]
         # One gather per epoch, then the batches are views.
-        order = torch.stack([e.order for e in drawn]).to(device)
+        order = stacked.place(torch.stack([e.order for e in drawn]))
         x_epoch, y_epoch = x[copies, order], y[copies, order]
-        try:
-            for index, start in enumerate(range(0, y.shape[1], batch_size)):
-                batch = slice(start, start + batch_size)
-                masks = zip(*(e.keeps[index] for e in drawn), strict=True)  # per layer, one per copy
-                keeps = [torch.stack(layer).to(device) for layer in masks]
-                step(model, optimizer, loss_fn, x_epoch[:, batch], y_epoch[:, batch], keeps)
-            losses = zip(_loss_on(model, loss_fn, x, y), _loss_on(model, loss_fn, x_val, y_val), strict=True)
-        except RuntimeError:
-            # BCE rejects NaN predictions with an error where MSE returns a NaN loss.
-            with torch.no_grad():
-                if bool(torch.isfinite(model(x)).all()):
-                    raise
-            raise _diverged(epoch, "predictions no longer finite", lr) from None
+        for index, start in enumerate(range(0, y.shape[1], batch_size)):
+            batch = slice(start, start + batch_size)
+            masks = zip(*(e.keeps[index] for e in drawn), strict=True)  # per layer, one per copy
+            keeps = [stacked.place(torch.stack(layer).float()) for layer in masks]
+            grad = gradient(ops, stacked.steps, stacked.layout, stacked.flat, stacked.stats,
+                            x_epoch[:, batch], y_epoch[:, batch], keeps, loss)  # fmt: skip
+            stacked.flat, moments = adam(ops, stacked.flat, grad, moments, weight_decay, *corrections.next())
+        losses = zip(_loss_on(stacked, loss, x, y), _loss_on(stacked, loss, x_val, y_val), strict=True)
         for history, (train_loss, val_loss) in zip(histories, losses, strict=True):
             if not math.isfinite(train_loss):
                 raise _diverged(epoch, f"train loss {train_loss}", lr)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
     return histories
-
-
-def step(model: StackedMLP, optimizer: Adam, loss_fn, x: torch.Tensor, y: torch.Tensor,
-         keeps: Sequence[torch.Tensor] = ()) -> tuple[torch.Tensor, torch.Tensor]:  # fmt: skip
-    """One Adam step on a batch; returns each copy's loss and the gradient of their sum (flat)."""
-    losses = _losses(model, loss_fn, x, y, keeps)
-    # Summed over copies: each copy's gradient is that of its own mean loss.
-    losses.sum().backward()
-    gradient = model.flat.grad  # the optimiser lets go of it rather than zeroing it
-    optimizer.step()
-    return losses.detach(), gradient
-
-
-def _losses(model: StackedMLP, loss_fn, x: torch.Tensor, y: torch.Tensor,
-            keeps: Sequence[torch.Tensor] = ()) -> torch.Tensor:  # fmt: skip
-    """Each copy's mean loss on rows `x`, `y`, with the rows padded to ROW_ALIGN for the model."""
-    rows = x.shape[1]
-    padded_x = nn.functional.pad(x, (0, 0, 0, padded(rows) - rows))
-    # The slice of padded predictions is strided, so the loss runs row by row, never across copies.
-    return loss_fn(model(padded_x, keeps)[:, :rows], y, reduction="none").mean(dim=1)
 
 
 def _diverged(epoch: int, symptom: str, lr: float) -> UserError:
@@ -149,9 +94,10 @@ def _diverged(epoch: int, symptom: str, lr: float) -> UserError:
     )
 
 
-def _loss_on(model: StackedMLP, loss_fn, x: torch.Tensor, y: torch.Tensor) -> list[float]:
-    with torch.no_grad():
-        return _losses(model, loss_fn, x, y).tolist()
+def _loss_on(stacked: Stacked, loss: str, x, y) -> list[float]:
+    """Each copy's mean loss on rows `x`, `y`, without dropout."""
+    p, _ = forward(stacked.ops, stacked.steps, stacked.weights(), stacked.stats, x)
+    return [float(value) for value in mean_loss(stacked.ops, loss, p, y)]
 
 
 def train_copies(
@@ -183,7 +129,7 @@ def train_copies(
                "batch_size": batch_size}  # fmt: skip
     if framework == "jax":
         return models, _jax_fit(models, draws, trains, vals, device=device, **options)
-    stacked = StackedMLP(models).to(resolve_device(device))
+    stacked = Stacked(models, resolve_device(device))
     histories = fit(stacked, draws, trains, vals, **options)
     for index, model in enumerate(models):
         model.load_state_dict(stacked.unstacked(index))
@@ -216,11 +162,7 @@ def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[D
 def train(train_data: Dataset, val_data: Dataset, *, seed: int, framework: str = "torch",
           **options) -> tuple[nn.Module, History]:  # fmt: skip
     """One model: `train_copies` with one copy (options: those of train_copies)."""
-    # In torch beside an identical twin: torch multiplies a batch of one matrix by another route than a
-    # batch of two or more (whose results agree), and the seeds study must get this model's bytes.
-    n = 2 if framework == "torch" else 1
-    models, histories = train_copies([train_data] * n, [val_data] * n, seeds=[seed] * n,
-                                     framework=framework, **options)  # fmt: skip
+    models, histories = train_copies([train_data], [val_data], seeds=[seed], framework=framework, **options)
     return models[0], histories[0]
 
 

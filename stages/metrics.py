@@ -1,0 +1,49 @@
+"""Validation metrics whose every operation is exact (stages/exact.py), tested against scikit-learn's.
+
+Accuracy and F1 are ratios of counts, and ROC AUC is one too (Mann-Whitney's rank sum, whose
+partial sums are exact half-integers), so any order gives their bits. Log loss and the Brier score
+need a log and a sum of arbitrary floats: stages/exact.py's log, and a sum in a fixed order.
+"""
+
+import numpy as np
+from scipy.stats import rankdata
+
+from stages.exact import NUMPY, tree_sum
+from stages.net import bce_terms
+
+
+def _mean(values: np.ndarray) -> float:
+    """The mean of float64 `values`, summed in a fixed order."""
+    return float(tree_sum(NUMPY, values.astype(np.float64), axis=0) / len(values))
+
+
+def accuracy(y: np.ndarray, predicted: np.ndarray) -> float:
+    """The share of rows whose predicted class is the label."""
+    return int(np.count_nonzero(predicted == y)) / len(y)
+
+
+def f1(y: np.ndarray, predicted: np.ndarray) -> float:
+    """2 TP / (2 TP + FP + FN) for class 1; 0 when there is no positive label or prediction."""
+    true_positive = int(np.count_nonzero((predicted == 1) & (y == 1)))
+    wrong = int(np.count_nonzero(predicted != y))
+    return 2 * true_positive / (2 * true_positive + wrong) if true_positive else 0.0
+
+
+def roc_auc(y: np.ndarray, prob: np.ndarray) -> float:
+    """P(a positive row scores above a negative one), ties counting half: (rank sum - n₊(n₊+1)/2) / n₊n₋."""
+    positives = int(np.count_nonzero(y == 1))
+    negatives = len(y) - positives
+    rank_sum = float(rankdata(prob)[y == 1].sum())  # halves and integers below 2^53: exact in any order
+    return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def log_loss(y: np.ndarray, prob: np.ndarray) -> float:
+    """Mean binary cross-entropy, each log clamped at -100 as in training (BCE's objective)."""
+    terms = bce_terms(NUMPY, prob.astype(np.float32), y.astype(np.float32))
+    return _mean(terms)
+
+
+def brier(y: np.ndarray, prob: np.ndarray) -> float:
+    """Mean squared difference between P(y = 1) and the 0/1 label (MSE's objective)."""
+    error = prob.astype(np.float64) - y
+    return _mean(error * error)
