@@ -11,7 +11,6 @@ from pathlib import Path
 
 import matplotlib
 import numpy as np
-import torch
 from safetensors.torch import load as load_tensors
 
 matplotlib.use("Agg")

@@ -21,7 +21,6 @@ from torch import nn
 from journey.configs import EVERY_NAMED, Config, load_experiments
 from journey.shards import NOT_PUSHED, training_forbidden
 from stages.cli import UserError, run
-from stages.cpu import require_pinned
 from stages.evaluate import evaluate
 from stages.generate import generate, load_real
 from stages.io import Dataset, write_atomic, write_table
@@ -176,7 +175,6 @@ def main() -> None:
     args = parser.parse_args()
     if training_forbidden():
         raise UserError(f"{NOT_PUSHED.format(args.config)} (aggregating, so not training them)")
-    require_pinned()
     p = section_of(read_params_file(args.params, STUDY_SECTIONS), args.params, "seeds", SeedsParams)
     config = load_config(args.experiments, args.config)
     runs = plan(p.master, p.n, p.n_per_source)

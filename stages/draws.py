@@ -5,6 +5,7 @@ PyTorch run's weights and sees the same batches in the same order, with the same
 come from torch's generators, drawn as the torch loop always drew them, so nb1 to nb7 keep their bytes.
 """
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -14,15 +15,36 @@ from torch import nn
 
 from stages.model import build_mlp, widths
 
+
 def initial_model(train_x: np.ndarray, seed: int, hidden: int | Sequence[int], activation: str = "relu",
                   dropout: float = 0.0, standardize: bool = False) -> nn.Sequential:  # fmt: skip
     """The untrained MLP of a run: weights from torch's global generator seeded with `seed`, and
     standardisation statistics from the training split alone."""
-    torch.manual_seed(seed)
     model = build_mlp(train_x.shape[1], hidden, activation, dropout, standardize)
+    torch.manual_seed(seed)
+    with torch.no_grad():
+        for layer in model:
+            if isinstance(layer, nn.Linear):  # nn.Linear's own initialisation, draw for draw
+                fan_in = layer.in_features
+                layer.weight.copy_(
+                    _uniform(layer.weight.shape, math.sqrt(3.0) * math.sqrt(2.0 / 6) / math.sqrt(fan_in))
+                )
+                layer.bias.copy_(_uniform(layer.bias.shape, 1 / math.sqrt(fan_in)))
     if standardize:
         model[0].fit(train_x)
     return model
+
+
+def _uniform(shape: torch.Size, bound: float) -> torch.Tensor:
+    """U(-bound, bound) from the global generator's next draws, as torch's uniform_ takes them.
+
+    torch's kernel computes u · (to - from) + from with a fused multiply-add where its build for the
+    CPU has one (so differently on a CPU without AVX2); here it is two float64 operations, each
+    rounded, then one rounding to float32.
+    """
+    u = torch.rand(shape, dtype=torch.float32).double()
+    low = float(np.float32(-bound))
+    return (u * (-2 * low) + low).float()
 
 
 @dataclass(frozen=True)

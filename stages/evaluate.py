@@ -7,7 +7,6 @@ import numpy as np
 from sklearn.metrics import roc_curve
 
 from stages.cli import UserError, parse_paths, run
-from stages.cpu import require_pinned
 from stages.diagnosis import diagnose
 from stages.io import Dataset, read_splits, write_atomic, write_json, write_table
 from stages.metrics import accuracy, brier, f1, log_loss, roc_auc
@@ -123,7 +122,6 @@ def main() -> None:
     args = parse_paths(
         __doc__, "model", "train", "val", "history", "metrics", "roc", "confusion", "loss-plot"
     )
-    require_pinned()
     m = load_section(args.params, "model", ModelParams)
     d = load_section(args.params, "data", DataParams)
     loss = load_section(args.params, "train", TrainParams).loss

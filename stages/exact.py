@@ -27,8 +27,8 @@ LN2_HI, LN2_LO = 0.693145751953125, f32(math.log(2) - 0.693145751953125)  # n ·
 INV_LN2 = f32(1 / math.log(2))
 SQRT2 = f32(math.sqrt(2))
 # e^r = 1 + r + r² P(r) on |r| ≤ ln 2 / 2: Cephes' expf polynomial (S. Moshier), under one unit.
-EXP_TERMS = tuple(f32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2, 1.6666665459e-1,
-             5.0000001201e-1))  # fmt: skip
+EXP_TERMS = tuple(f32(c) for c in (1.9875691500e-4, 1.3981999507e-3, 8.3334519073e-3, 4.1665795894e-2,
+                                   1.6666665459e-1, 5.0000001201e-1))  # fmt: skip
 # log(m) = 2 atanh(s), s = (m - 1)/(m + 1) with |s| ≤ 0.172: 2 s^(2k+1)/(2k+1) up to k = 5.
 LOG_TERMS = tuple(f32(2 / (2 * k + 1)) for k in range(5, -1, -1))
 EXP_LIMITS = (-87.0, 88.0)  # e^x and 2^n stay normal float32 numbers
@@ -136,7 +136,8 @@ def _expm1_reduced(ops: Ops, r):
 
 
 def log(ops: Ops, x):
-    """Natural log of x ≥ 0 (-inf at 0), from the exponent's bits and atanh's series on the mantissa."""
+    """Natural log (-inf at 0, NaN below 0 and at NaN), from the exponent's bits and atanh's series on
+    the mantissa."""
     tiny = x < SMALLEST_NORMAL
     x = ops.where(tiny, ops.mul(x, 2.0**24), x)  # subnormal: make it normal first (exact)
     bits = ops.to_bits(x)
@@ -148,7 +149,7 @@ def log(ops: Ops, x):
     s = (mantissa - 1.0) / (mantissa + 1.0)
     series = ops.mul(polynomial(ops, ops.mul(s, s), LOG_TERMS), s)
     value = ops.mul(exponent, LN2_HI) + (series + ops.mul(exponent, LN2_LO))
-    return ops.where(x > 0, value, -math.inf)
+    return ops.where(x > 0, value, ops.where(x == 0, -math.inf, math.nan))  # NaN: a diverged run says so
 
 
 def sigmoid(ops: Ops, x):

@@ -117,9 +117,9 @@ class Stacked:
     On the CPU they are NumPy arrays and `ops` is NUMPY; on CUDA, torch tensors and TORCH.
     """
 
-    def __init__(self, models: Sequence[nn.Sequential], device: torch.device = torch.device("cpu"),
+    def __init__(self, models: Sequence[nn.Sequential], device: torch.device | None = None,
                  ops: Ops | None = None) -> None:  # fmt: skip
-        self.device = device
+        self.device = device = device or torch.device("cpu")
         self.ops = ops or (NUMPY if device.type == "cpu" else TORCH)
         self.steps = recipe(models[0])
         trained = [name for name, _ in models[0].named_parameters()]

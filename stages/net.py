@@ -14,7 +14,9 @@ from dataclasses import dataclass
 
 from stages.exact import Ops, f32, log, sigmoid, tanh, tree_sum
 
-Recipe = tuple[tuple, ...]  # ("standardize", i), ("linear", i), ("activation", name), ("dropout", p), ("sigmoid",)
+Recipe = tuple[
+    tuple, ...
+]  # ("standardize", i), ("linear", i), ("activation", name), ("dropout", p), ("sigmoid",)
 Layout = tuple[tuple[str, tuple[int, ...]], ...]  # the trained tensors' state-dict names and shapes, in order
 LEAKY_SLOPE = f32(0.01)  # torch's and JAX's default
 BETA1, BETA2, EPS = 0.9, 0.999, f32(1e-8)  # torch.optim.Adam's defaults
@@ -33,7 +35,7 @@ def unflatten(flat, layout: Layout) -> dict:
 
 
 def linear(ops: Ops, x, weight, bias):
-    """x (copies, rows, in) · weightᵀ (copies, out, in) + bias: one product and one sum per input, in order."""
+    """x (copies, rows, in) · weightᵀ (copies, out, in) + bias: a product and a sum per input, in order."""
     out = bias[:, None, :]
     for i in range(x.shape[-1]):
         out = out + ops.mul(x[..., i : i + 1], weight[:, None, :, i])
@@ -142,7 +144,9 @@ def gradient(ops: Ops, steps: Recipe, layout: Layout, flat, stats: dict, x, y, k
     """The gradient of each copy's mean loss on the batch, flat like the weights (copies, n_weights)."""
     weights = unflatten(flat, layout)
     p, tape = forward(ops, steps, weights, stats, x, keeps)
-    per_row = backward(ops, steps, weights, tape, keeps, ops.mul(LOSSES[loss][1](ops, p, y), f32(1 / p.shape[-1])))
+    per_row = backward(
+        ops, steps, weights, tape, keeps, ops.mul(LOSSES[loss][1](ops, p, y), f32(1 / p.shape[-1]))
+    )
     columns = [per_row[name].reshape(*p.shape, -1) for name, _ in layout]
     return tree_sum(ops, ops.cat(columns, -1), axis=1)
 

@@ -1,7 +1,6 @@
 """Stage train: fit the MLP with Adam, recording train and validation loss after every epoch."""
 
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -10,12 +9,12 @@ import torch
 from torch import nn
 
 from stages.cli import UserError, parse_paths, run
-from stages.cpu import machine_class, require_pinned
 from stages.draws import Draws, initial_model
-from stages.io import Dataset, read_splits, write_json, write_table
+from stages.io import Dataset, read_splits, write_table
 from stages.model import Stacked, save_model
 from stages.net import BiasCorrection, Moments, adam, forward, gradient, mean_loss
 from stages.params import DataParams, ModelParams, TrainParams, load_section
+
 
 @dataclass(frozen=True)
 class History:
@@ -26,7 +25,7 @@ class History:
 
 
 def stacked_arrays(stacked: Stacked, parts: Sequence[Dataset]) -> tuple:
-    """Features (copies, rows, features) and observed labels (copies, rows), float32, as `stacked`'s arrays."""
+    """Features (copies, rows, features) and labels (copies, rows), float32, as `stacked`'s arrays."""
     x = np.stack([part.x for part in parts])
     y = np.stack([part.y for part in parts]).astype(np.float32)
     return stacked.place(x), stacked.place(y)
@@ -130,7 +129,8 @@ def train_copies(
     if framework == "jax":
         return models, _jax_fit(models, draws, trains, vals, device=device, **options)
     stacked = Stacked(models, resolve_device(device))
-    histories = fit(stacked, draws, trains, vals, **options)
+    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends with its own error instead
+        histories = fit(stacked, draws, trains, vals, **options)
     for index, model in enumerate(models):
         model.load_state_dict(stacked.unstacked(index))
     return models, histories
@@ -174,22 +174,12 @@ def write_history(path, history: History) -> None:
 
 
 def main() -> None:
-    """Read `model`, `train`, `data.standardize`, --train and --val; write --model, --history, --machine.
-
-    --machine names the class of machine that trained the model: `journey check` reads it to tell a real
-    difference from another architecture's arithmetic.
-    """
-    args = parse_paths(__doc__, "train", "val", "model", "history", "machine")
-    require_pinned()
+    """Read `model`, `train`, `data.standardize`, --train and --val; write --model and --history."""
+    args = parse_paths(__doc__, "train", "val", "model", "history")
     m = load_section(args.params, "model", ModelParams)
     t = load_section(args.params, "train", TrainParams)
     standardize = load_section(args.params, "data", DataParams).standardize
     train_data, val_data = read_splits(args.train, args.val)
-    # Tiny layers: one thread is fastest. OMP_NUM_THREADS may ask for more; results must not change
-    # (`journey check` proves it by training again with more threads).
-    torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
-    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS, when on CUDA
-    torch.use_deterministic_algorithms(True)
     model, history = train(
         train_data, val_data, hidden=m.hidden, activation=m.activation, dropout=m.dropout,
         standardize=standardize, loss=t.loss, lr=t.lr, weight_decay=t.weight_decay,
@@ -197,7 +187,6 @@ def main() -> None:
     )  # fmt: skip
     save_model(model, args.model)
     write_history(args.history, history)
-    write_json(args.machine, machine_class())
 
 
 if __name__ == "__main__":

@@ -113,7 +113,7 @@ def epoch_draws(draws: Draws, rows: int, batch_size: int) -> tuple[np.ndarray, t
 
 
 def schedule(corrections: BiasCorrection, count: int) -> np.ndarray:
-    """The next `count` steps' (step size, inverse root), float32, computed as the torch loop computes them."""
+    """The next `count` steps' (step size, inverse root), float32, as the NumPy loop computes them."""
     return np.array([corrections.next() for _ in range(count)], np.float32)
 
 
@@ -132,8 +132,12 @@ def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, *, los
     curves = []
     for _ in range(epochs):
         order, keeps = epoch_draws(draws, len(train.y), batch_size)
-        state, losses = epoch(state, stats, data, order, keeps, schedule(corrections, batches), zero, **options)
+        state, losses = epoch(
+            state, stats, data, order, keeps, schedule(corrections, batches), zero, **options
+        )
         curves.append(losses)
     train_loss, val_loss = np.asarray(jnp.array(curves)).T  # one transfer, not one per epoch and split
-    params = {name: np.array(value[0]) for name, value in unflatten(np.asarray(state[0]), stacked.layout).items()}
+    params = {
+        name: np.array(value[0]) for name, value in unflatten(np.asarray(state[0]), stacked.layout).items()
+    }
     return Trained(params, train_loss, val_loss)

@@ -6,7 +6,7 @@ import torch
 
 from stages.cli import UserError
 from stages.model import predict
-from stages.train import LOSSES, resolve_device, train
+from stages.train import resolve_device, train
 
 FAST = {"hidden": 4, "lr": 0.01, "weight_decay": 0.0, "epochs": 30, "batch_size": 32, "seed": 0}
 
@@ -21,7 +21,7 @@ def test_loss_falls_on_learnable_data(small_split, loss):
     model, history = train(train_data, val_data, loss=loss, **FAST)
     assert history.train_loss[-1] < 0.7 * history.train_loss[0]
     assert history.val_loss[-1] < 0.7 * history.val_loss[0]
-    accuracy = float(((predict(model, torch.from_numpy(val_data.x)) >= 0.5).numpy() == val_data.y).mean())
+    accuracy = float(((predict(model, val_data.x) >= 0.5) == val_data.y).mean())
     assert accuracy > 0.85
 
 
@@ -49,16 +49,10 @@ def test_weight_decay_shrinks_the_weights(small_split):
     assert squared_norm(decayed) < squared_norm(plain)
 
 
-@pytest.mark.parametrize("loss", ["mse", "bce"])  # BCE raises on NaN predictions instead of returning NaN
+@pytest.mark.parametrize("loss", ["mse", "bce"])
 def test_divergence_stops_with_a_clear_error(small_split, loss):
     with pytest.raises(UserError, match=r"training diverged at epoch .* lower train\.lr"):
         train(*small_split, loss=loss, **{**FAST, "lr": 1e30})
-
-
-def test_losses_are_pytorchs_own():
-    p, y = torch.tensor([0.9, 0.2, 0.6]), torch.tensor([1.0, 0.0, 0.0])
-    assert float(LOSSES["bce"](p, y)) == pytest.approx(float(torch.nn.BCELoss()(p, y)))
-    assert float(LOSSES["mse"](p, y)) == pytest.approx(float(torch.nn.MSELoss()(p, y)))
 
 
 def test_standardisation_uses_the_training_split_alone(small_split):

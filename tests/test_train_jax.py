@@ -1,4 +1,4 @@
-"""The JAX path: step by step it computes what the torch loop computes, and it writes the same layout."""
+"""The JAX path: XLA compiles stages/net.py's arithmetic to NumPy's bits, and writes the same layout."""
 
 import sys
 
@@ -9,7 +9,7 @@ from conftest import ROOT
 
 pytest.importorskip("jax", reason="the jax extra is not installed: pip install -e '.[jax]'")
 
-import jax
+import jax.numpy as jnp
 
 import stages
 from journey.configs import EVERY_NAMED, load_experiments
@@ -17,83 +17,58 @@ from journey.seeds import parts, plan
 from stages import train_jax
 from stages.cli import UserError
 from stages.draws import Draws, initial_model
-from stages.model import StackedMLP
-from stages.train import LOSSES, Adam, step, train
+from stages.model import Stacked
+from stages.train import train
 
-# Per-step loss and every gradient entry, over 100 steps of float32 arithmetic done in another order.
-# nb7's 30 standardised features and 16 units sum longer dot products, so rounding adds up further.
-TOLERANCE = {"nb7-breast-cancer": 1e-5}
-STEPS = 100
 CONFIGS = load_experiments(ROOT / "experiments.yaml", EVERY_NAMED)
+FAST = {"hidden": [5, 3], "lr": 0.01, "weight_decay": 0.001, "epochs": 20, "batch_size": 32, "seed": 0,
+        "activation": "tanh", "dropout": 0.2, "standardize": True}  # fmt: skip
+# What XLA must not compile in: library routines (dot products through Eigen or a BLAS) and its own
+# exp, log, tanh and logistic, each rounded as XLA's authors chose.
+UNEXACT_HLO = ("dot(", "convolution(", "exponential(", "exponential-minus-one(", "log(", "log-plus-one(",
+               "tanh(", "logistic(", "rsqrt(", "power(", "custom-call(")  # fmt: skip
 
 
-def both_frameworks(name: str, steps: int):
-    """Run `steps` Adam steps of config `name` in torch and in JAX from the same model and draws;
-    yield each step's (torch loss, JAX loss, torch gradient, JAX gradient), gradients by name."""
-    config = CONFIGS[name]
+def state_bytes(model) -> list[bytes]:
+    return [t.numpy().tobytes() for t in model.state_dict().values()]
+
+
+def options_of(config: dict, epochs: int) -> dict:
+    """train()'s keyword arguments for an experiment of experiments.yaml."""
     m, t = config["model"], config["train"]
-    train_data, _ = parts(config, plan(0, 1, 0)[0])
-    model = initial_model(train_data.x, t["seed"], m["hidden"], m["activation"], m["dropout"],
-                          config["data"]["standardize"])  # fmt: skip
-    stacked = StackedMLP([model])
-    optimizer = Adam(stacked.flat, lr=t["lr"], weight_decay=t["weight_decay"])
-    params = {key: np.asarray(p.detach()) for key, p in model.named_parameters()}
-    stats = {key: np.asarray(b) for key, b in model.named_buffers()}
-    state = train_jax.optimizer(t["lr"], t["weight_decay"]).init(params)
-    options = train_jax.step_options(model, t["loss"], t["lr"], t["weight_decay"])
-    draws = Draws(t["seed"], m["hidden"], m["dropout"])
-    x, y, rows, batch = train_data.x, train_data.y.astype(np.float32), len(train_data.y), t["batch_size"]
-    done = 0
-    while done < steps:
-        drawn = draws.epoch(rows, batch)
-        for index, start in enumerate(range(0, rows, batch)):
-            picked = drawn.order[start : start + batch].numpy()
-            keeps = drawn.keeps[index]
-            loss, gradient = step(stacked, optimizer, LOSSES[t["loss"]], torch.from_numpy(x[picked][None]),
-                                  torch.from_numpy(y[picked][None]), [k[None] for k in keeps])  # fmt: skip
-            cut = tuple(np.asarray(k[: len(picked)]) for k in keeps)
-            inputs = (x[picked], y[picked], cut)
-            params, state, jax_loss, jax_gradient = train_jax.step(params, state, stats, *inputs, **options)
-            by_name = {
-                key: gradient[o : o + s.numel()].view(s)[0].numpy() for key, (o, s) in stacked.views.items()
-            }
-            yield (
-                float(loss[0]),
-                float(jax_loss),
-                by_name,
-                {k: np.asarray(v) for k, v in jax_gradient.items()},
-            )
-            done += 1
-            if done == steps:
-                return
+    return {"hidden": m["hidden"], "activation": m["activation"], "dropout": m["dropout"],
+            "standardize": config["data"]["standardize"], "loss": t["loss"], "lr": t["lr"],
+            "weight_decay": t["weight_decay"], "epochs": epochs, "batch_size": t["batch_size"],
+            "seed": t["seed"]}  # fmt: skip
 
 
 @pytest.mark.parametrize("name", ["nb1-bce", "nb3-mse-l2", "nb4-dropout", "nb5-deep", "nb6-tanh",
                                   "nb7-breast-cancer"])  # fmt: skip
-def test_torch_and_jax_agree_step_by_step(name):
-    worst_loss = worst_gradient = 0.0
-    for torch_loss, jax_loss, torch_gradient, jax_gradient in both_frameworks(name, STEPS):
-        assert torch_gradient.keys() == jax_gradient.keys()
-        worst_loss = max(worst_loss, abs(torch_loss - jax_loss))
-        differences = [np.abs(torch_gradient[key] - jax_gradient[key]).max() for key in jax_gradient]
-        worst_gradient = max(worst_gradient, *differences)
-    tolerance = TOLERANCE.get(name, 1e-6)
-    assert worst_loss <= tolerance and worst_gradient <= tolerance, (worst_loss, worst_gradient)
+def test_jax_gives_the_numpy_paths_bits(name):
+    config = CONFIGS[name]
+    splits = parts(config, plan(0, 1, 0)[0])
+    numpy_model, numpy_history = train(*splits, **options_of(config, epochs=3))
+    jax_model, jax_history = train(*splits, framework="jax", **options_of(config, epochs=3))
+    assert state_bytes(jax_model) == state_bytes(numpy_model)
+    assert jax_history == numpy_history
 
 
-FAST = {"hidden": [5, 3], "lr": 0.01, "weight_decay": 0.001, "epochs": 20, "batch_size": 32, "seed": 0,
-        "activation": "tanh", "dropout": 0.2, "standardize": True}  # fmt: skip
-
-
-def test_a_jax_model_has_the_torch_models_layout_and_nearly_its_weights(small_split):
-    torch_model, torch_history = train(*small_split, loss="bce", **FAST)
-    jax_model, jax_history = train(*small_split, loss="bce", framework="jax", **FAST)
-    expected, found = torch_model.state_dict(), jax_model.state_dict()
-    assert [(k, v.shape, v.dtype) for k, v in found.items()] == [
-        (k, v.shape, v.dtype) for k, v in expected.items()
-    ]
-    assert all(torch.allclose(found[key], expected[key], atol=1e-4) for key in expected)
-    assert np.allclose(jax_history.val_loss, torch_history.val_loss, atol=1e-5)
+def test_the_compiled_epoch_calls_no_library_arithmetic(small_split):
+    """XLA's optimised program has elementwise IEEE operations only: no dot product, no transcendental."""
+    train_data, val_data = small_split
+    stacked = Stacked([initial_model(train_data.x, 0, [5, 3], "tanh", 0.2, True)])
+    stats = {name: jnp.asarray(value) for name, value in stacked.stats.items()}
+    flat = jnp.asarray(stacked.flat)
+    order, keeps = train_jax.epoch_draws(Draws(0, [5, 3], 0.2), len(train_data.y), 32)
+    parts_ = (train_data.x, train_data.y.astype(np.float32), val_data.x, val_data.y.astype(np.float32))
+    data = tuple(jnp.asarray(part)[None] for part in parts_)
+    schedule = np.ones((-(-len(train_data.y) // 32), 2), np.float32)
+    options = {"steps": stacked.steps, "layout": stacked.layout, "loss": "bce", "weight_decay": 0.001,
+               "batch_size": 32}  # fmt: skip
+    lowered = train_jax.epoch.lower((flat, flat, flat), stats, data, order, keeps, schedule, jnp.int32(0),
+                                    **options)  # fmt: skip
+    program = lowered.compile().as_text()
+    assert not [op for op in UNEXACT_HLO if op in program]
 
 
 def test_the_jax_path_is_deterministic(small_split):
@@ -105,11 +80,9 @@ def test_the_jax_path_is_deterministic(small_split):
     )
 
 
-# At lr 1e30 torch's loss turns NaN at the second step, while JAX's predictions saturate at 0 and 1
-# with a finite loss, which is no divergence to this check; at 1e38 the weights overflow in both.
 @pytest.mark.parametrize("loss", ["mse", "bce"])
 def test_divergence_in_jax_is_the_same_clear_error(small_split, loss):
-    relu = {**FAST, "hidden": 4, "activation": "relu", "dropout": 0.0, "standardize": False, "lr": 1e38}
+    relu = {**FAST, "hidden": 4, "activation": "relu", "dropout": 0.0, "standardize": False, "lr": 1e30}
     with pytest.raises(UserError, match=r"training diverged at epoch \d+ .*lower train\.lr"):
         train(*small_split, loss=loss, framework="jax", **relu)
 
@@ -125,15 +98,3 @@ def test_jax_missing_is_a_clear_error(small_split, monkeypatch):
 def test_jax_on_cuda_is_a_clear_error(small_split):
     with pytest.raises(UserError, match=r"train\.framework jax runs on the CPU"):
         train(*small_split, loss="mse", framework="jax", device="cuda", **FAST)
-
-
-def test_the_jax_losses_and_their_gradients_are_torchs_even_where_a_sigmoid_saturates():
-    p = np.array([0.0, 1.0, 1.0, 0.0, 0.5, 1e-30, 0.999], dtype=np.float32)
-    y = np.array([0.0, 0.0, 1.0, 1.0, 1.0, 0.0, 0.0], dtype=np.float32)
-    for name, jax_loss in train_jax.LOSSES.items():
-        p_torch = torch.from_numpy(p).requires_grad_()
-        expected = LOSSES[name](p_torch, torch.from_numpy(y))
-        expected.backward()
-        value, gradient = jax.value_and_grad(jax_loss)(p, y)
-        assert float(value) == pytest.approx(float(expected.detach()), rel=1e-6), name
-        assert np.allclose(np.asarray(gradient), p_torch.grad.numpy(), rtol=1e-6), name
