@@ -4,7 +4,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks import cpu_pin, formats, framework, loop, pipeline, scale, study
+from benchmarks import formats, framework, loop, pipeline, scale, study
 from benchmarks.common import machine
 
 SECTIONS = {
@@ -12,7 +12,6 @@ SECTIONS = {
     "loop": ("Training loop", loop.report),
     "scale": ("Scale", scale.report),
     "formats": ("Data format", formats.report),
-    "cpu": ("Pinned CPU code paths", cpu_pin.report),
     "study": ("Seeds study", study.report),
     "framework": ("PyTorch and JAX", framework.report),
 }

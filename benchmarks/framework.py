@@ -29,7 +29,7 @@ PYTHON = sys.executable
 SPLIT = ["-m", "stages.split", "--data", "data/raw.csv", "--train", "data/train.csv", "--val", "data/val.csv"]
 TRAIN = ["-m", "stages.train", "--train", "data/train.csv", "--val", "data/val.csv",
          "--model", "models/model.safetensors", "--history", "models/history.csv",
-         "--machine", "models/machine.json"]  # fmt: skip
+         ]  # fmt: skip
 
 
 def data_of(config: Config) -> tuple[Dataset, Dataset]:

@@ -20,7 +20,7 @@ from journey.seeds import plan
 PYTHON = sys.executable
 QUEUED = 6  # seeded experiments on the queue: enough for a per-model time, not the 25 minutes of 70
 TRAIN = ("-m stages.train --train data/train.csv --val data/val.csv --model models/model.safetensors "
-         "--history models/history.csv --machine models/machine.json")  # fmt: skip
+         "--history models/history.csv")  # fmt: skip
 
 QUEUE = """
 import json, sys

@@ -8,6 +8,7 @@ need a log and a sum of arbitrary floats: stages/exact.py's log, and a sum in a 
 import numpy as np
 from scipy.stats import rankdata
 
+from stages.cli import UserError
 from stages.exact import NUMPY, tree_sum
 from stages.net import bce_terms
 
@@ -33,6 +34,9 @@ def roc_auc(y: np.ndarray, prob: np.ndarray) -> float:
     """P(a positive row scores above a negative one), ties counting half: (rank sum - n₊(n₊+1)/2) / n₊n₋."""
     positives = int(np.count_nonzero(y == 1))
     negatives = len(y) - positives
+    if not positives or not negatives:
+        raise UserError("ROC AUC needs both classes among the validation rows; raise data.n_samples or "
+                        "split.val_fraction in params.yaml")  # fmt: skip
     rank_sum = float(rankdata(prob)[y == 1].sum())  # halves and integers below 2^53: exact in any order
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
 

@@ -19,7 +19,7 @@ from stages.cli import run
 GENERATE = ["stages.generate", "--out", "data/raw.csv"]
 SPLIT = ["stages.split", "--data", "data/raw.csv", "--train", "data/train.csv", "--val", "data/val.csv"]
 TRAIN = ["stages.train", "--train", "data/train.csv", "--val", "data/val.csv",
-         "--model", "models/model.safetensors", "--history", "models/history.csv", "--machine", "models/machine.json"]  # fmt: skip
+         "--model", "models/model.safetensors", "--history", "models/history.csv"]  # fmt: skip
 EVALUATE = ["stages.evaluate", "--model", "models/model.safetensors", "--train", "data/train.csv",
             "--val", "data/val.csv", "--history", "models/history.csv", "--metrics", "eval/metrics.json",
             "--roc", "eval/roc.csv", "--confusion", "eval/confusion.csv", "--loss-plot", "eval/loss.png"]  # fmt: skip
