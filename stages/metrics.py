@@ -9,8 +9,9 @@ import numpy as np
 from scipy.stats import rankdata
 
 from stages.cli import UserError
-from stages.exact import NUMPY, tree_sum
-from stages.net import bce_terms
+from stages.exact import NUMPY, log, tree_sum
+
+EPSILON = float(np.finfo(np.float64).eps)
 
 
 def _mean(values: np.ndarray) -> float:
@@ -42,9 +43,11 @@ def roc_auc(y: np.ndarray, prob: np.ndarray) -> float:
 
 
 def log_loss(y: np.ndarray, prob: np.ndarray) -> float:
-    """Mean binary cross-entropy, each log clamped at -100 as in training (BCE's objective)."""
-    terms = bce_terms(NUMPY, prob.astype(np.float32), y.astype(np.float32))
-    return _mean(terms)
+    """Mean binary cross-entropy with p clipped to [ε, 1 - ε] (float64's ε), as scikit-learn's log_loss:
+    a saturated wrong prediction costs 36, not the 100 of torch's clamped log."""
+    p = np.clip(prob.astype(np.float64), EPSILON, 1 - EPSILON)
+    logs = [log(NUMPY, value.astype(np.float32)).astype(np.float64) for value in (p, 1 - p)]
+    return _mean(-(y * logs[0] + (1 - y) * logs[1]))
 
 
 def brier(y: np.ndarray, prob: np.ndarray) -> float:

@@ -4,7 +4,6 @@ import importlib.util
 
 import numpy as np
 import pytest
-import torch
 
 from journey.seeds import SEED_COLUMNS, derive, format_rows, parts, plan, seeds, table_rows
 from stages.evaluate import evaluate
@@ -60,7 +59,7 @@ def test_a_study_run_is_byte_identical_to_the_same_run_alone(framework):
             histories[index].val_loss,
         )
         curves = np.column_stack([np.arange(1, 9), history.train_loss, history.val_loss])
-        probs = [predict(alone, torch.from_numpy(p.x)).double().numpy() for p in (train_data, val_data)]
+        probs = [predict(alone, p.x).astype(np.float64) for p in (train_data, val_data)]
         assert evaluate(count_params(alone), "mse", train_data, val_data, *probs, curves) == documents[index]
 
 
