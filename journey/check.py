@@ -201,7 +201,7 @@ def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
     env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONHASHSEED": "12345"}
     clone.sh("dvc", "repro", "--quiet", "--force", "--downstream", REPEAT_FROM, env=env)
     findings = [
-        Finding(f.stage, f.path, f"differs between two runs (1 thread, then {threads} threads)", f.kind)
+        Finding(f.stage, f.path, f"differs between two runs (then OMP_NUM_THREADS={threads})", f.kind)
         for f in compare_locks(first, clone.lock())
     ]
     if tolerance is None:
