@@ -169,7 +169,8 @@ def test_catches_a_stage_made_nondeterministic(work):
     result = check(work, "--skip-study", "--skip-experiments")
     assert result.returncode == 2
     assert "stage generate, data/raw.csv: differs from dvc.lock" in result.stderr
-    assert "the stage is nondeterministic" in result.stderr and "seed every source" in result.stderr
+    assert "the stage is nondeterministic" in result.stderr
+    assert "install the pinned versions" in result.stderr and "its seeded draws" in result.stderr
 
 
 @pytest.mark.e2e
