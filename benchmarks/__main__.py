@@ -4,8 +4,8 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks import formats, framework, loop, pipeline, scale, study
-from benchmarks.common import machine
+from benchmarks import exact, formats, framework, loop, pipeline, scale, study
+from benchmarks.common import head, machine
 
 SECTIONS = {
     "pipeline": ("Pipeline, experiments and reruns", pipeline.report),
@@ -14,6 +14,7 @@ SECTIONS = {
     "formats": ("Data format", formats.report),
     "study": ("Seeds study", study.report),
     "framework": ("PyTorch and JAX", framework.report),
+    "exact": ("Exact arithmetic, before and after", exact.report),
 }
 
 
@@ -22,7 +23,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", nargs="+", choices=SECTIONS, default=list(SECTIONS))
     args = parser.parse_args()
-    print(f"Machine: {machine()}\n")
+    print(f"Machine: {machine()}\n\nCommit: {head()} (every clone of this run)\n")
     for name in args.only:
         title, report = SECTIONS[name]
         with tempfile.TemporaryDirectory(prefix=f"bench-{name}-") as workdir:

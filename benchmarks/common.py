@@ -1,5 +1,6 @@
 """What the benchmarks share: fresh clones, timed commands with their peak memory, and Markdown tables."""
 
+import functools
 import os
 import platform
 import subprocess
@@ -46,11 +47,34 @@ def measure(command: list[str], cwd: Path, env: dict[str, str] | None = None) ->
     return Run(seconds, int(peak) / 1024, output)
 
 
-def fresh_clone(parent: Path, name: str) -> Path:
-    """A clone of HEAD: committed files only, no DVC cache, no outputs."""
+def fresh_clone(parent: Path, name: str, commit: str | None = None) -> Path:
+    """A clone of `commit`, by default HEAD as this run found it: committed files only, no DVC cache,
+    no outputs."""
     path = parent / name
     subprocess.run(["git", "clone", "--quiet", str(ROOT), str(path)], check=True)
+    # On the clone's branch, as a clone of that commit would be.
+    subprocess.run(["git", "-C", str(path), "reset", "--quiet", "--hard", commit or head()], check=True)
     return path
+
+
+def short_hash(commit: str = "HEAD") -> str:
+    """`commit` of this checkout as an abbreviated hash."""
+    result = subprocess.run(["git", "-C", str(ROOT), "rev-parse", "--short", commit], check=True,
+                            capture_output=True, text=True)  # fmt: skip
+    return result.stdout.strip()
+
+
+@functools.cache
+def head() -> str:
+    """HEAD when this run first asked: every clone of a run is of one commit, though others may commit
+    while it runs."""
+    return short_hash("HEAD")
+
+
+def clone_env(clone: Path) -> dict[str, str]:
+    """Imports from `clone` wherever a command runs: a stage whose wdir is a subfolder (the study's) would
+    otherwise import `stages` and `journey` from the checkout the venv installed in editable mode."""
+    return {"PYTHONPATH": str(clone)}
 
 
 def machine() -> str:

@@ -1,35 +1,36 @@
-"""Benchmark 9: the train stage in JAX (jit-compiled epochs of Adam steps) against the torch train stage.
+"""Benchmark 9: the train stage in JAX (jit-compiled epochs of Adam steps) against its default path.
 
-Side by side in one run, on the same data, initial weights and batch order:
+`train.framework: torch` runs stages/net.py's exact arithmetic on NumPy arrays on the CPU (torch
+tensors only on CUDA); `jax` runs the same definition compiled by XLA, and gives the same bits. Side by
+side in one run, on the same data, initial weights and batch order:
 - `stages.train.train` in one process for each framework, on four named experiments: best of 3,
   interleaved. JAX compiles its epoch function on the first call for a net; that call is timed apart.
-- nb2 with the design not taken: JAX's jit-compiled step called batch by batch from a Python loop,
-  instead of one jit-compiled epoch (`lax.scan` over the batches).
-- the train stage as `dvc repro` runs it, `python -m stages.train` in a new process, for nb2-mse and
+- nb2 with the design not taken: JAX's jit-compiled step (`stages.train_jax.step`) called batch by
+  batch from a Python loop, instead of one jit-compiled epoch (`lax.scan` over the batches).
+- the train stage as `dvc repro` runs it (dvc.yaml's command), in a new process, for nb2-mse and
   nb2-jax: imports and compilation included. Best of 3, interleaved.
 """
 
-import sys
 import time
 from pathlib import Path
 
+import jax.numpy as jnp
+import numpy as np
 import yaml
 
-from benchmarks.common import fresh_clone, measure, table
+from benchmarks.common import clone_env, fresh_clone, measure, table
+from benchmarks.scale import stage_commands
 from journey.configs import ALL, Config, load_experiments
 from journey.seeds import Seeds, parts
 from stages import train_jax
 from stages.draws import Draws, initial_model
 from stages.io import Dataset
+from stages.model import Stacked
+from stages.net import BiasCorrection
 from stages.train import train
 
 NAMES = ("nb1-bce", "nb2-mse", "nb4-dropout", "nb7-breast-cancer")
 REPEATS = 3
-PYTHON = sys.executable
-SPLIT = ["-m", "stages.split", "--data", "data/raw.csv", "--train", "data/train.csv", "--val", "data/val.csv"]
-TRAIN = ["-m", "stages.train", "--train", "data/train.csv", "--val", "data/val.csv",
-         "--model", "models/model.safetensors", "--history", "models/history.csv",
-         ]  # fmt: skip
 
 
 def data_of(config: Config) -> tuple[Dataset, Dataset]:
@@ -75,17 +76,23 @@ def step_by_step(config: Config, data: tuple[Dataset, Dataset]) -> float:
     train_data = data[0]
     model = initial_model(train_data.x, t["seed"], m["hidden"], m["activation"])
     draws = Draws(t["seed"], m["hidden"], 0.0)
-    params = {name: p.detach().numpy() for name, p in model.named_parameters()}
-    state = train_jax.optimizer(t["lr"], t["weight_decay"]).init(params)
-    options = train_jax.step_options(model, t["loss"], t["lr"], t["weight_decay"])
+    stacked = Stacked([model])  # one copy: a leading copy axis of 1, as train_jax.fit has it
+    stats = {name: jnp.asarray(value) for name, value in stacked.stats.items()}
+    flat = jnp.asarray(stacked.flat)
+    mean, square = jnp.zeros_like(flat), jnp.zeros_like(flat)
+    options = {"steps": stacked.steps, "layout": stacked.layout, "loss": t["loss"],
+               "weight_decay": t["weight_decay"]}  # fmt: skip
+    corrections, zero = BiasCorrection(t["lr"]), jnp.int32(0)
     x, y, rows, batch = train_data.x, train_data.y.astype("float32"), len(train_data.y), t["batch_size"]
     start = time.perf_counter()
     for _ in range(t["epochs"]):
         order = draws.epoch(rows, batch).order.numpy()
         for first in range(0, rows, batch):
             picked = order[first : first + batch]
-            params, state, *_ = train_jax.step(params, state, {}, x[picked], y[picked], (), **options)
-    next(iter(params.values())).block_until_ready()  # JAX dispatches asynchronously
+            xb, yb, schedule = x[picked][None], y[picked][None], np.array(corrections.next(), np.float32)
+            flat, mean, square, _ = train_jax.step(flat, mean, square, stats, xb, yb, (), schedule, zero,
+                                                   **options)  # fmt: skip
+    flat.block_until_ready()  # JAX dispatches asynchronously
     return time.perf_counter() - start
 
 
@@ -100,25 +107,28 @@ def step_row() -> list[str]:
 
 
 def stage_process(workdir: Path) -> list[str]:
-    """`python -m stages.train` for nb2-mse, then again in JAX, in a new process each: best of REPEATS."""
+    """The train stage's command (dvc.yaml's) for nb2-mse, then again in JAX, in a new process each:
+    best of REPEATS."""
     clone = fresh_clone(workdir, "framework")
     config = load_experiments(clone / "experiments.yaml", ALL)["nb2-mse"]
     (clone / "params.yaml").write_text(yaml.safe_dump(config))
-    measure([PYTHON, "-m", "stages.generate", "--out", "data/raw.csv"], clone)
-    measure([PYTHON, *SPLIT], clone)
+    commands, env = stage_commands(clone), clone_env(clone)
+    measure(commands["generate"], clone, env)
+    measure(commands["split"], clone, env)
     best = {"torch": float("inf"), "jax": float("inf")}
     for _ in range(REPEATS):
         for framework in best:
             config["train"]["framework"] = framework
             (clone / "params.yaml").write_text(yaml.safe_dump(config))
-            best[framework] = min(best[framework], measure([PYTHON, *TRAIN], clone).seconds)
+            best[framework] = min(best[framework], measure(commands["train"], clone, env).seconds)
     return ["`python -m stages.train`, nb2-mse vs nb2-jax (a new process each)", f"{best['torch']:.2f} s",
             f"{best['jax']:.2f} s", f"{best['torch'] / best['jax']:.1f}"]  # fmt: skip
 
 
 def report(workdir: Path) -> str:
     """Benchmark 9 as a Markdown table."""
-    frameworks = table(["measure", "torch", "JAX", "torch ÷ JAX"], [*in_process(), stage_process(workdir)])
+    header = ["measure", "torch (NumPy on the CPU)", "JAX", "torch ÷ JAX"]
+    frameworks = table(header, [*in_process(), stage_process(workdir)])
     header = [
         "measure",
         "a jit-compiled step per batch",

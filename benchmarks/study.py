@@ -2,25 +2,25 @@
 
 Three measurements on fresh clones, in one run:
 - the whole study, `dvc repro study/dvc.yaml`: every config x (20 seeds + 2 x 10 for the sources);
-- one config's single seed trained once per study config by the train stage (`python -m stages.train`,
+- one config's single seed trained once per study config by the train stage (dvc.yaml's command,
   nb1-bce);
 - the study as it was before: seeded runs of one config as DVC experiments on the queue
   (`dvc exp run --queue -S ...`, one worker per core plus one), timed per trained model.
 """
 
 import json
+import shlex
 import sys
 from pathlib import Path
 
 import yaml
 
-from benchmarks.common import Run, fresh_clone, measure, table, verdict
+from benchmarks.common import Run, clone_env, fresh_clone, measure, table, verdict
+from benchmarks.scale import stage_commands
 from journey.seeds import plan
 
 PYTHON = sys.executable
 QUEUED = 6  # seeded experiments on the queue: enough for a per-model time, not the 25 minutes of 70
-TRAIN = ("-m stages.train --train data/train.csv --val data/val.csv --model models/model.safetensors "
-         "--history models/history.csv")  # fmt: skip
 
 QUEUE = """
 import json, sys
@@ -47,21 +47,23 @@ def study_size(clone: Path) -> tuple[int, int]:
 def lone_runs(workdir: Path, times: int) -> Run:
     """The train stage, `times` times on nb1-bce's data, each a new process as `dvc repro` runs it."""
     clone = fresh_clone(workdir, "lone")
-    measure(["dvc", "repro", "split"], clone)
-    return measure(["bash", "-c", f"for i in $(seq {times}); do {PYTHON} {TRAIN}; done"], clone)
+    measure(["dvc", "repro", "split"], clone, clone_env(clone))
+    train = shlex.join(stage_commands(clone)["train"])
+    return measure(["bash", "-c", f"for i in $(seq {times}); do {train}; done"], clone, clone_env(clone))
 
 
 def queued_runs(workdir: Path) -> Run:
     """QUEUED seeded nb1-bce runs as DVC experiments on the queue."""
     clone = fresh_clone(workdir, "queue")
     seeds = [(run.data, run.split, run.train) for run in plan(0, QUEUED, 0)]
-    return measure([PYTHON, "-c", QUEUE, json.dumps(seeds)], clone)
+    return measure([PYTHON, "-c", QUEUE, json.dumps(seeds)], clone, clone_env(clone))
 
 
 def report(workdir: Path) -> str:
     """Benchmark 8 as a Markdown table."""
     clone = fresh_clone(workdir, "study")
-    study = measure(["dvc", "repro", "study/dvc.yaml"], clone)
+    # The seeds stages run in study/, where `journey` would otherwise come from the editable install.
+    study = measure(["dvc", "repro", "study/dvc.yaml"], clone, clone_env(clone))
     configs, models = study_size(clone)
     lone, queued = lone_runs(workdir, configs), queued_runs(workdir)
     per_model, queue_per_model = study.seconds / models, queued.seconds / QUEUED
