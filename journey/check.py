@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from journey.dvc import Result, git, named_experiments, repo_root, sh
-from stages.cli import UserError
+from stages.cli import Interrupted, UserError
 
 FIXES = {
     "stale": "run `dvc repro` and commit dvc.lock",
@@ -322,10 +322,16 @@ def command(args: argparse.Namespace) -> None:
     source = repo_root()
     if git("status", "--porcelain", "--untracked-files=no", cwd=source).strip():
         print("note: uncommitted changes are not checked; the check uses HEAD only", file=sys.stderr)
-    with tempfile.TemporaryDirectory(prefix="repro-check-") as root:
-        experiments = None if args.skip_experiments else args.experiment
-        clone = Clone(source, Path(root))
-        findings = run_steps(clone, args.tolerance, experiments, study=not args.skip_study)
+    try:
+        with tempfile.TemporaryDirectory(prefix="repro-check-") as root:
+            experiments = None if args.skip_experiments else args.experiment
+            clone = Clone(source, Path(root))
+            findings = run_steps(clone, args.tolerance, experiments, study=not args.skip_study)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            "the check worked in a temporary clone, now removed; nothing here changed; `journey check` "
+            "starts again from nothing"
+        ) from None
     if findings:
         report = "\n".join(str(finding) for finding in findings)
         raise UserError(f"reproducibility check failed ({len(findings)} finding(s)):\n{report}")

@@ -1,23 +1,53 @@
 """The one module that runs dvc and git: commands, `dvc exp show` parsing, and DVC's queue API."""
 
 import json
+import os
 import re
+import signal
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from stages.cli import UserError
 
 Result = subprocess.CompletedProcess
+# dvc-task's record of each queue task's process (`dvc exp exec-run`): RUN_RECORDS/<task>/<task>.json
+# holds its pid and, once the worker that started it saw it end, its return code.
+RUN_RECORDS = Path(".dvc/tmp/exps/run")
+GRACE_SECONDS = 30  # for a child that got Ctrl-C to stop by itself before it is killed
 
 
 def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
        check: bool = True) -> Result:  # fmt: skip
-    """Run a command; a failure (with `check`) becomes a UserError carrying the command's own message."""
-    result = subprocess.run(args, cwd=cwd, capture_output=True, text=True, env=env)
+    """Run a command; a failure (with `check`) becomes a UserError carrying the command's own message.
+
+    On Ctrl-C the child gets SIGINT too (a terminal sends it to both; `kill -INT` to this process only)
+    and time to stop cleanly, as DVC does, before it is killed; then the KeyboardInterrupt goes on.
+    """
+    process = subprocess.Popen(
+        args, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
+    try:
+        stdout, stderr = process.communicate()
+    except KeyboardInterrupt:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.communicate(timeout=GRACE_SECONDS)
+        except (subprocess.TimeoutExpired, KeyboardInterrupt):
+            process.kill()
+            process.communicate()
+        raise
+    result = Result(args, process.returncode, stdout, stderr)
     if check and result.returncode != 0:
         where = f" in {cwd}" if cwd else ""
         message = result.stderr.strip() or result.stdout.strip()
+        if result.returncode < 0:  # killed: the OOM killer, a crash, `kill -9`
+            message = (
+                f"it was killed by {signal.Signals(-result.returncode).name} (out of memory, a crash or "
+                "kill -9); running the command again is safe: DVC redoes only what did not finish"
+            )
         raise UserError(f"`{' '.join(args)}` failed{where}:\n{message}")
     return result
 
@@ -55,19 +85,118 @@ def named_experiments(shown: list[dict]) -> dict[str, dict]:
 
 
 def finished_experiments(cwd: Path | None = None) -> dict[str, dict]:
-    """The finished named experiments of HEAD, as named_experiments gives them."""
-    return named_experiments(json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed",
-                                            cwd=cwd)))  # fmt: skip
+    """The named experiments of HEAD that finished and succeeded, as named_experiments gives them.
+
+    `dvc exp show` also lists a running task, with the workspace's files as its data: one whose run
+    died shows the metrics it started from. Those, and any without metrics, are left out."""
+    shown = json.loads(dvc("exp", "show", "--json", "--hide-queued", "--hide-failed", cwd=cwd))
+    succeeded = {
+        branch["name"]
+        for baseline in shown
+        for branch in baseline.get("experiments") or []
+        if (branch.get("executor") or {}).get("state", "success") == "success"
+    }
+    return {
+        name: rev
+        for name, rev in named_experiments(shown).items()
+        if name in succeeded and rev["rev"] != "workspace" and _has_metrics(rev)
+    }
+
+
+def _has_metrics(rev: dict) -> bool:
+    metrics = (rev.get("data") or {}).get("metrics") or {}
+    return bool(metrics) and all((entry or {}).get("data") for entry in metrics.values())
+
+
+@dataclass(frozen=True)
+class Task:
+    """A named task of `dvc queue status`: its short id and its state (Queued, Running, Success, Failed)."""
+
+    id: str
+    state: str
+
+
+def queue_tasks() -> dict[str, Task]:
+    """Every named task of `dvc queue status`."""
+    tasks = {}
+    for line in dvc("queue", "status").splitlines():
+        tokens = line.split()
+        if len(tokens) >= 4 and re.fullmatch(r"[0-9a-f]{7}", tokens[0]):
+            tasks[tokens[1]] = Task(tokens[0], tokens[-1])
+    return tasks
 
 
 def queue_states() -> dict[str, str]:
     """Status (Queued, Running, Success, Failed) of each named task in `dvc queue status`."""
-    states = {}
-    for line in dvc("queue", "status").splitlines():
-        tokens = line.split()
-        if len(tokens) >= 4 and re.fullmatch(r"[0-9a-f]{7}", tokens[0]):
-            states[tokens[1]] = tokens[-1]
-    return states
+    return {name: task.state for name, task in queue_tasks().items()}
+
+
+def run_record(task_id: str, suffix: str = ".json") -> dict | None:
+    """dvc-task's record of the process a task started (pid, returncode), or None before it starts;
+    with suffix ".run", DVC's record of the run itself (root_dir: its temporary copy of the repo)."""
+    for record in RUN_RECORDS.glob(f"{task_id}*/{task_id}*{suffix}"):
+        if record.stem == record.parent.name:
+            try:
+                return json.loads(record.read_text())
+            except (OSError, ValueError):
+                return None  # being written
+    return None
+
+
+def kill_leftovers(task: Task) -> list[int]:
+    """Kill the processes a dead run left behind (a stage it started keeps training when the run is
+    killed): those working inside its temporary copy of the repository. Linux only (/proc)."""
+    root = (run_record(task.id, ".run") or {}).get("root_dir")
+    if not root or not Path("/proc/self").exists():
+        return []
+    killed = []
+    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+        try:
+            inside = Path(os.readlink(cwd)).is_relative_to(root)
+        except OSError:
+            continue  # gone, or not ours to read
+        if inside:
+            try:
+                os.kill(int(cwd.parent.name), signal.SIGKILL)
+                killed.append(int(cwd.parent.name))
+            except OSError:
+                pass
+    return killed
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a live `dvc exp exec-run`: it exists, and where /proc tells, it is no zombie and
+    no other program that took the number of a dead one."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    cmdline = Path(f"/proc/{pid}/cmdline")
+    if not Path("/proc/self").exists():
+        return True
+    try:
+        return b"exec-run" in cmdline.read_bytes()  # empty for a zombie
+    except OSError:
+        return False
+
+
+def run_died(task: Task, workers: int) -> bool:
+    """Whether a Running task will never finish: its process is gone before a worker recorded its end,
+    or it ended (or never started) with no worker left to finish it. Looked at twice, a second apart,
+    so that a process which just ended, and whose worker is writing its return code, is not taken."""
+
+    def looks_dead() -> bool:
+        record = run_record(task.id)
+        if record is None or record.get("returncode") is not None:
+            return workers == 0
+        return not process_alive(int(record["pid"]))
+
+    if not looks_dead():
+        return False
+    time.sleep(1)
+    return looks_dead()
 
 
 def active_workers() -> int:

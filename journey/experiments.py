@@ -3,16 +3,33 @@
 import argparse
 import json
 import os
+import signal
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 from journey.configs import ALL, EVERY_NAMED, NOTEBOOKS, Config, load_experiments
-from journey.dvc import active_workers, dvc, finished_experiments, queue, queue_states, uncommitted_changes
-from stages.cli import UserError
+from journey.dvc import (
+    active_workers,
+    dvc,
+    finished_experiments,
+    kill_leftovers,
+    queue,
+    queue_states,
+    queue_tasks,
+    run_died,
+    sh,
+    uncommitted_changes,
+)
+from stages.cli import Interrupted, UserError
 
 POLL_SECONDS = 5.0  # each `dvc queue status` costs a second of CPU that the workers need
 MAX_WORKER_RESTARTS = 5
+# A task whose run died (its worker or process killed: out of memory, a crash, kill -9) is rerun this
+# many times, then reported. JOURNEY_RERUNS sets it (the tests use 0).
+RERUNS = int(os.environ.get("JOURNEY_RERUNS", "1"))
+DIED = "Died"  # the state given to a task whose run died once too often
 # `dvc exp show` columns that are bookkeeping or file hashes of deps, not params or metrics.
 HIDDEN_COLUMNS = r"^(Created|State|Executor)$|^(stages|journey|data|models|study)/"
 
@@ -46,14 +63,31 @@ def clear_previous(names: list[str]) -> None:
         dvc("queue", "remove", *stale_tasks)
 
 
-def wait_for_queue(names: list[str], jobs: int) -> dict[str, str]:
-    """Start `jobs` workers and block until every named task has finished, restarting dead workers."""
+def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
+    """Start `jobs` workers and block until every task of `runs` (name → its `-S` values) has finished,
+    restarting workers that stopped and rerunning tasks whose run died (see `journey.dvc.run_died`)."""
     dvc("queue", "start", "--jobs", str(jobs))
-    restarts = 0
+    restarts, reruns, died = 0, Counter(), set()
     while True:
         time.sleep(POLL_SECONDS)
-        tasks = queue_states()
-        states = {name: tasks.get(name, "missing") for name in names}
+        tasks, workers = queue_tasks(), active_workers()
+        for name in [n for n in runs if n not in died and n in tasks and tasks[n].state == "Running"]:
+            if run_died(tasks[name], workers):
+                kill_leftovers(tasks[name])
+                sh("dvc", "queue", "kill", name, check=False)  # DVC marks it failed
+                if reruns[name] >= RERUNS:
+                    died.add(name)
+                    continue
+                reruns[name] += 1
+                print(f"{name}: its run died before finishing (its queue worker or process is gone); "
+                      f"rerunning it ({reruns[name]} of {RERUNS})", file=sys.stderr, flush=True)  # fmt: skip
+                clear_previous([name])
+                queue({name: runs[name]})
+                if active_workers() == 0:
+                    dvc("queue", "start", "--jobs", "1")
+                tasks = queue_tasks()
+        states = {name: DIED if name in died else tasks[name].state if name in tasks else "missing"
+                  for name in runs}  # fmt: skip
         pending = [name for name, state in states.items() if state in ("Queued", "Running")]
         if not pending:
             return states
@@ -63,7 +97,47 @@ def wait_for_queue(names: list[str], jobs: int) -> dict[str, str]:
             if restarts > MAX_WORKER_RESTARTS:
                 raise UserError(f"queue workers keep stopping; still queued: {', '.join(pending)}")
             print(f"queue workers stopped, {len(pending)} experiment(s) left; restarting", file=sys.stderr)
-            dvc("queue", "start", "--jobs", str(jobs))
+            dvc("queue", "start", "--jobs", str(min(jobs, len(pending))))
+
+
+def still_running(names: list[str], wait_seconds: float = 20.0) -> list[str]:
+    """Those of `names` still Running once DVC had `wait_seconds` to stop them."""
+    deadline = time.monotonic() + wait_seconds
+    while (left := [n for n, state in queue_states().items() if n in names and state == "Running"]) and (
+        time.monotonic() < deadline
+    ):
+        time.sleep(1)
+    return left
+
+
+def stop(names: list[str]) -> str:
+    """After Ctrl-C: kill the tasks of `names` still running and drop those still queued; say which.
+
+    A second Ctrl-C meanwhile stops every worker and task of the queue (`dvc queue stop --kill`)."""
+    try:
+        states = queue_states()
+        running = [name for name in names if states.get(name) == "Running"]
+        queued = [name for name in names if states.get(name) == "Queued"]
+        if running:
+            sh("dvc", "queue", "kill", *running, check=False)
+        if queued:
+            sh("dvc", "queue", "remove", *queued, check=False)
+        left = still_running(running)
+    except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        sh("dvc", "queue", "stop", "--kill", check=False)
+        return "second Ctrl-C: stopped every queue worker and task of this repo (`dvc queue stop --kill`)"
+    stopped = [f"{name} (running)" for name in running] + [f"{name} (queued)" for name in queued]
+    finished = [name for name in names if states.get(name) in ("Success", "Failed")]
+    said = "; ".join(part for part in (
+        f"stopped {', '.join(stopped)}" if stopped else "",
+        f"finished before Ctrl-C, and kept: {', '.join(finished)}" if finished else "")
+        if part)  # fmt: skip
+    if left:
+        return (f"{said}; still running: {', '.join(left)}; stop them with `dvc queue kill {' '.join(left)}` "
+                "(or every task with `dvc queue stop --kill`)")  # fmt: skip
+    return f"{said or 'nothing had started'}; nothing this command started is running" + (
+        "; `journey experiments` runs the stopped ones again" if stopped else "")  # fmt: skip
 
 
 def failure_report(name: str) -> str:
@@ -75,15 +149,22 @@ def failure_report(name: str) -> str:
     return "\n".join(f"  {line}" for line in log[-12:])
 
 
-def raise_if_failed(failed: list[str]) -> None:
-    """A UserError naming each failed experiment with the end of its log, if any failed."""
+def raise_if_failed(failed: dict[str, str]) -> None:
+    """A UserError naming each failed experiment (name → state) with the end of its log, if any failed;
+    one whose run died says so and how to retry it."""
     if failed:
-        reports = "\n".join(f"{name}:\n{failure_report(name)}" for name in failed)
+        reports = "\n".join(
+            f"{name}: its run died {RERUNS + 1} time(s) before finishing (its queue worker or process was "
+            f"killed: out of memory, a crash, kill -9); retry it with `journey experiments {name}`"
+            if state == DIED else f"{name}:\n{failure_report(name)}"
+            for name, state in failed.items()
+        )  # fmt: skip
         raise UserError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}\n{reports}")
 
 
-def run_experiments(experiments: dict[str, Config], jobs: int, force: bool = False) -> list[str]:
-    """Queue every experiment not already up to date, run the queue to the end, return those that failed."""
+def run_experiments(experiments: dict[str, Config], jobs: int, force: bool = False) -> dict[str, str]:
+    """Queue every experiment not already up to date, run the queue to the end; return those that failed
+    (name → state). On Ctrl-C, stop what it started and say so."""
     done = [] if force or uncommitted_changes() else up_to_date(experiments)
     for name in done:
         print(
@@ -91,26 +172,26 @@ def run_experiments(experiments: dict[str, Config], jobs: int, force: bool = Fal
         )
     names = [name for name in experiments if name not in done]
     if not names:
-        return []
-    clear_previous(names)
-    queue({name: set_param_args(experiments[name])[1::2] for name in names})
-    states = wait_for_queue(names, jobs)
-    return [name for name in names if states[name] != "Success"]
+        return {}
+    try:
+        clear_previous(names)
+        runs = {name: set_param_args(experiments[name])[1::2] for name in names}
+        queue(runs)
+        states = wait_for_queue(runs, jobs)
+    except KeyboardInterrupt:
+        raise Interrupted(stop(names)) from None
+    return {name: states[name] for name in names if states[name] != "Success"}
 
 
 def comparison_table() -> str:
-    """`dvc exp show` as Markdown, with only the params and metrics that differ between rows."""
-    return dvc(
-        "exp",
-        "show",
-        "--no-pager",
-        "--md",
-        "--hide-queued",
-        "--hide-failed",
-        "--only-changed",
-        "--drop",
-        HIDDEN_COLUMNS,
-    )
+    """`dvc exp show` as Markdown, with only the params and metrics that differ between rows. DVC shows a
+    task still running (another command's) with the workspace's numbers: it is labelled so."""
+    table = dvc("exp", "show", "--no-pager", "--md", "--hide-queued", "--hide-failed", "--only-changed",
+                "--drop", HIDDEN_COLUMNS)  # fmt: skip
+    for name, state in queue_states().items():
+        if state == "Running":
+            table = table.replace(f"[{name}]", f"[{name}] (running, not finished: not its own numbers)")
+    return table
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

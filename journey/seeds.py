@@ -10,6 +10,9 @@ Each row of the table holds the three seeds, so any run can be repeated alone wi
 """
 
 import argparse
+import multiprocessing
+import os
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -86,7 +89,26 @@ def parts(config: Config, seeds: Seeds) -> tuple[Dataset, Dataset]:
     return split(data, config["split"]["val_fraction"], seeds.split)
 
 
-def seeds(config: Config, runs: list[Seeds]) -> tuple[list[nn.Sequential], list[History], list[dict]]:
+def seeds(config: Config, runs: list[Seeds], processes: int | None = None) -> tuple[list, list, list]:
+    """Train and evaluate every run of `config`; return the models, their curves and their metrics.
+
+    The runs are cut into one contiguous share per core, each trained side by side in a process of
+    its own: no run's arithmetic touches another's (stages/net.py), so the shares give the bits the
+    runs would get in one process, and the study uses every core.
+    """
+    processes = min(processes or os.cpu_count() or 1, len(runs))
+    if processes == 1:
+        return seeds_here(config, runs)
+    size = -(-len(runs) // processes)
+    shares = [runs[start : start + size] for start in range(0, len(runs), size)]
+    # fork: a share starts at once, with what this process imported (spawn would import torch again)
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context(method)) as pool:
+        done = list(pool.map(seeds_here, [config] * len(shares), shares))
+    return tuple([item for share in done for item in share[part]] for part in range(3))
+
+
+def seeds_here(config: Config, runs: list[Seeds]) -> tuple[list[nn.Sequential], list[History], list[dict]]:
     """Train every run of `config` side by side; return the models, their curves and their metrics."""
     splits = [parts(config, entry) for entry in runs]
     m, t = config["model"], config["train"]

@@ -16,7 +16,7 @@ import yaml
 from journey.dvc import dvc, sh
 from journey.remote import require_remote
 from journey.shards import MISSING, NO_TRAINING, NOT_PUSHED
-from stages.cli import UserError
+from stages.cli import Interrupted, UserError
 
 PIPELINE = "study/dvc.yaml"
 PARAMS = Path("study/params.yaml")
@@ -92,6 +92,20 @@ def aggregate() -> None:
 
 def command(args: argparse.Namespace) -> None:
     """`dvc repro study/dvc.yaml` (or a shard, or the aggregation), then print the lessons."""
+    again = "journey study" + (
+        f" --shard {args.shard}" if args.shard else " --aggregate" if args.aggregate else ""
+    )
+    try:
+        run(args)
+    except KeyboardInterrupt:
+        raise Interrupted(
+            f"DVC stopped the stage that was running and kept every config finished before; `{again}` "
+            "finishes the study, training only what was not done"
+        ) from None
+
+
+def run(args: argparse.Namespace) -> None:
+    """The command's work: a shard, the aggregation, or the whole study, then the lessons."""
     started = time.perf_counter()
     if args.shard:
         run_shard(*parse_shard(args.shard), args.force)

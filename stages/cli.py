@@ -12,6 +12,11 @@ class UserError(Exception):
 
 
 EXIT_USER_ERROR = 2
+EXIT_INTERRUPTED = 130  # 128 + SIGINT, as a shell reports a command stopped by Ctrl-C
+
+
+class Interrupted(Exception):
+    """Ctrl-C, after the command cleaned up; its message says what was stopped and what is left."""
 
 
 def parse_paths(description: str, *names: str, argv: list[str] | None = None) -> argparse.Namespace:
@@ -34,6 +39,12 @@ def run(main: Callable[[], None], dvc_removed_outputs: bool = True) -> None:
     except UserError as error:
         print(f"error: {error}{restore_hint() if dvc_removed_outputs else ''}", file=sys.stderr)
         sys.exit(EXIT_USER_ERROR)
+    except Interrupted as interrupted:
+        print(f"interrupted: {interrupted}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
+    except KeyboardInterrupt:
+        print(f"interrupted{restore_hint() if dvc_removed_outputs else ''}", file=sys.stderr)
+        sys.exit(EXIT_INTERRUPTED)
 
 
 def restore_hint() -> str:
