@@ -6,6 +6,7 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,6 @@ def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
             process.communicate(timeout=GRACE_SECONDS)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
             process.kill()
-            process.communicate()
         raise
     result = Result(args, process.returncode, stdout, stderr)
     if check and result.returncode != 0:
@@ -116,14 +116,32 @@ class Task:
     state: str
 
 
-def queue_tasks() -> dict[str, Task]:
-    """Every named task of `dvc queue status`."""
-    tasks = {}
-    for line in dvc("queue", "status").splitlines():
+def queue_status() -> tuple[dict[str, Task], int]:
+    """Every named task of `dvc queue status`, and how many queue workers are alive (one call: each
+    costs a second of CPU)."""
+    status, tasks = dvc("queue", "status"), {}
+    for line in status.splitlines():
         tokens = line.split()
         if len(tokens) >= 4 and re.fullmatch(r"[0-9a-f]{7}", tokens[0]):
             tasks[tokens[1]] = Task(tokens[0], tokens[-1])
-    return tasks
+    match = re.search(r"Worker status: (\d+) active, (\d+) idle", status)
+    return tasks, int(match[1]) + int(match[2]) if match else 0
+
+
+def queue_tasks() -> dict[str, Task]:
+    """Every named task of `dvc queue status`."""
+    return queue_status()[0]
+
+
+def start_workers(jobs: int) -> None:
+    """`dvc queue start --jobs N`. Its output goes to a file: the workers it leaves running inherit
+    it, and would hold a pipe of ours open until they exit, so that waiting for the command's output
+    would wait for the whole queue."""
+    with tempfile.TemporaryFile("w+") as output:
+        done = subprocess.run(["dvc", "queue", "start", "--jobs", str(jobs)], stdout=output, stderr=output)
+        if done.returncode != 0:
+            output.seek(0)
+            raise UserError(f"`dvc queue start --jobs {jobs}` failed:\n{output.read().strip()}")
 
 
 def queue_states() -> dict[str, str]:
@@ -201,8 +219,7 @@ def run_died(task: Task, workers: int) -> bool:
 
 def active_workers() -> int:
     """How many queue workers are alive, from the `Worker status:` line."""
-    match = re.search(r"Worker status: (\d+) active, (\d+) idle", dvc("queue", "status"))
-    return int(match[1]) + int(match[2]) if match else 0
+    return queue_status()[1]
 
 
 def queue(runs: dict[str, list[str]]) -> None:

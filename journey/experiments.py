@@ -11,15 +11,15 @@ from pathlib import Path
 
 from journey.configs import ALL, EVERY_NAMED, NOTEBOOKS, Config, load_experiments
 from journey.dvc import (
-    active_workers,
     dvc,
     finished_experiments,
     kill_leftovers,
     queue,
     queue_states,
-    queue_tasks,
+    queue_status,
     run_died,
     sh,
+    start_workers,
     uncommitted_changes,
 )
 from stages.cli import Interrupted, UserError
@@ -66,11 +66,11 @@ def clear_previous(names: list[str]) -> None:
 def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
     """Start `jobs` workers and block until every task of `runs` (name → its `-S` values) has finished,
     restarting workers that stopped and rerunning tasks whose run died (see `journey.dvc.run_died`)."""
-    dvc("queue", "start", "--jobs", str(jobs))
+    start_workers(jobs)
     restarts, reruns, died = 0, Counter(), set()
     while True:
         time.sleep(POLL_SECONDS)
-        tasks, workers = queue_tasks(), active_workers()
+        tasks, workers = queue_status()
         for name in [n for n in runs if n not in died and n in tasks and tasks[n].state == "Running"]:
             if run_died(tasks[name], workers):
                 kill_leftovers(tasks[name])
@@ -83,21 +83,21 @@ def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
                       f"rerunning it ({reruns[name]} of {RERUNS})", file=sys.stderr, flush=True)  # fmt: skip
                 clear_previous([name])
                 queue({name: runs[name]})
-                if active_workers() == 0:
-                    dvc("queue", "start", "--jobs", "1")
-                tasks = queue_tasks()
+                tasks, workers = queue_status()
+                if workers == 0:
+                    start_workers(1)
         states = {name: DIED if name in died else tasks[name].state if name in tasks else "missing"
                   for name in runs}  # fmt: skip
         pending = [name for name, state in states.items() if state in ("Queued", "Running")]
         if not pending:
             return states
-        if "Queued" in states.values() and "Running" not in states.values() and active_workers() == 0:
+        if "Queued" in states.values() and "Running" not in states.values() and workers == 0:
             # DVC's workers can exit early and leave tasks queued; start them again.
             restarts += 1
             if restarts > MAX_WORKER_RESTARTS:
                 raise UserError(f"queue workers keep stopping; still queued: {', '.join(pending)}")
             print(f"queue workers stopped, {len(pending)} experiment(s) left; restarting", file=sys.stderr)
-            dvc("queue", "start", "--jobs", str(min(jobs, len(pending))))
+            start_workers(min(jobs, len(pending)))
 
 
 def still_running(names: list[str], wait_seconds: float = 20.0) -> list[str]:

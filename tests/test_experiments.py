@@ -7,7 +7,7 @@ import yaml
 
 from journey.configs import ALL, load_experiments, load_lessons
 from journey.dvc import queue_states
-from journey.experiments import set_param_args, wait_for_queue
+from journey.experiments import DIED, raise_if_failed, set_param_args, wait_for_queue
 from stages.cli import UserError
 from stages.model import build_mlp, count_params
 from stages.params import SECTIONS
@@ -62,16 +62,50 @@ def test_queue_status_table_is_parsed(monkeypatch):
     assert queue_states() == {"nb1-bce": "Success", "nb2-mse": "Failed", "nb3-mse-l2": "Queued"}
 
 
+def fake_queue(monkeypatch, statuses: list[tuple[dict, int]], died: set[str] = frozenset()) -> list:
+    """wait_for_queue against a scripted `dvc queue status`; returns the commands it ran."""
+    from journey.dvc import Task
+
+    script = iter(statuses)
+    commands = []
+    monkeypatch.setattr("journey.experiments.queue_status",
+                        lambda: (lambda tasks, workers: ({n: Task("abcdef0", s) for n, s in tasks.items()},
+                                                         workers))(*next(script)))  # fmt: skip
+    monkeypatch.setattr("journey.experiments.start_workers", lambda jobs: commands.append(("start", jobs)))
+    monkeypatch.setattr("journey.experiments.run_died", lambda task, workers: bool(died))
+    monkeypatch.setattr("journey.experiments.kill_leftovers", lambda task: [])
+    monkeypatch.setattr("journey.experiments.sh", lambda *args, **kw: commands.append(args[1:3]))
+    monkeypatch.setattr(
+        "journey.experiments.clear_previous", lambda names: commands.append(("clear", *names))
+    )
+    monkeypatch.setattr("journey.experiments.queue", lambda runs: commands.append(("queue", *runs)))
+    monkeypatch.setattr("journey.experiments.POLL_SECONDS", 0)
+    return commands
+
+
 def test_queue_workers_that_die_are_restarted(monkeypatch):
     """DVC's workers can exit with tasks still queued; the runner notices and starts them again."""
-    states = iter([{"nb1": "Queued"}, {"nb1": "Queued"}, {"nb1": "Success"}])
-    commands = []
-    monkeypatch.setattr("journey.experiments.dvc", lambda *args: commands.append(args[:2]))
-    monkeypatch.setattr("journey.experiments.queue_states", lambda: next(states))
-    monkeypatch.setattr("journey.experiments.active_workers", lambda: 0)
-    monkeypatch.setattr("journey.experiments.POLL_SECONDS", 0)
-    assert wait_for_queue(["nb1"], jobs=2) == {"nb1": "Success"}
-    assert commands == [("queue", "start")] * 3
+    commands = fake_queue(
+        monkeypatch, [({"nb1": "Queued"}, 0), ({"nb1": "Queued"}, 0), ({"nb1": "Success"}, 0)]
+    )
+    assert wait_for_queue({"nb1": []}, jobs=2) == {"nb1": "Success"}
+    assert commands == [("start", 2), ("start", 1), ("start", 1)]
+
+
+def test_a_run_that_died_is_marked_failed_and_rerun_once_then_reported(monkeypatch):
+    running = ({"nb1": "Running"}, 1)
+    commands = fake_queue(monkeypatch, [running, running, running], died={"nb1"})
+    monkeypatch.setattr("journey.experiments.RERUNS", 1)
+    assert wait_for_queue({"nb1": ["train.epochs=8"]}, jobs=1) == {"nb1": DIED}
+    assert commands == [("start", 1), ("queue", "kill"), ("clear", "nb1"), ("queue", "nb1"),
+                        ("queue", "kill")]  # fmt: skip
+
+
+def test_a_run_that_died_is_reported_in_one_line_with_the_command_that_retries_it(monkeypatch):
+    monkeypatch.setattr("journey.experiments.RERUNS", 1)
+    one_line = r"nb1-bce: its run died 2 time\(s\) before finishing .* `journey experiments nb1-bce`$"
+    with pytest.raises(UserError, match=one_line):
+        raise_if_failed({"nb1-bce": DIED})
 
 
 def test_nb2_jax_is_nb2_mse_in_jax():

@@ -1,0 +1,104 @@
+"""journey/dvc.py: how a dead queue run is told from a live one, and what counts as a finished experiment."""
+
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from journey import dvc
+from journey.dvc import Task, finished_experiments, process_alive, queue_status, run_died, sh
+from stages.cli import UserError
+
+ON_LINUX = Path("/proc/self").exists()
+
+
+def test_this_process_is_no_exec_run_and_a_finished_one_is_not_alive():
+    assert not process_alive(os.getpid()) if ON_LINUX else process_alive(os.getpid())
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    child.wait()
+    assert not process_alive(child.pid)
+
+
+@pytest.mark.skipif(not ON_LINUX, reason="reads /proc")
+def test_a_live_exec_run_is_alive_and_a_zombie_is_not():
+    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "exec-run"])
+    try:
+        while b"exec-run" not in Path(f"/proc/{child.pid}/cmdline").read_bytes():  # until it has started
+            time.sleep(0.01)
+        assert process_alive(child.pid)
+    finally:
+        child.kill()
+    stat = Path(f"/proc/{child.pid}/stat")
+    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # killed, not yet reaped: a zombie
+        time.sleep(0.01)
+    assert not process_alive(child.pid)
+    child.wait()
+
+
+def record(tmp_path: Path, task_id: str, **info) -> None:
+    folder = tmp_path / ".dvc/tmp/exps/run" / f"{task_id}{'0' * 33}"
+    folder.mkdir(parents=True)
+    (folder / f"{folder.name}.json").write_text(json.dumps(info))
+
+
+@pytest.mark.parametrize(
+    ("info", "workers", "died"),
+    [
+        (None, 1, False),  # not started yet, a worker will start it
+        (None, 0, True),  # not started, and no worker left to start it
+        ({"pid": 1, "returncode": 0}, 1, False),  # ended; its worker is recording the result
+        ({"pid": 1, "returncode": 0}, 0, True),  # ended, and nobody left to record it
+        ({"pid": "gone", "returncode": None}, 2, True),  # its process is gone, its worker never saw it end
+    ],
+)
+def test_a_run_died_when_its_process_is_gone_or_nobody_is_left_to_finish_it(
+    tmp_path, monkeypatch, info, workers, died
+):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(dvc.time, "sleep", lambda seconds: None)
+    if info is not None:
+        child = subprocess.Popen([sys.executable, "-c", "pass"])
+        child.wait()
+        record(tmp_path, "abcdef0", **{**info, "pid": child.pid if info["pid"] == "gone" else info["pid"]})
+    assert run_died(Task("abcdef0", "Running"), workers) is died
+
+
+def test_queue_status_reads_tasks_and_workers_from_one_call(monkeypatch):
+    table = (
+        "Task     Name        Created    Status\n"
+        "dfa9b5b  nb1-bce     09:30 PM   Running\n"
+        "2b605ea  nb3-mse-l2  Nov 20, 2026  Queued\n\n"
+        "Worker status: 1 active, 2 idle\n"
+    )
+    monkeypatch.setattr("journey.dvc.dvc", lambda *args: table)
+    tasks, workers = queue_status()
+    assert tasks == {"nb1-bce": Task("dfa9b5b", "Running"), "nb3-mse-l2": Task("2b605ea", "Queued")}
+    assert workers == 3
+
+
+def test_a_running_or_metricless_experiment_is_not_finished(monkeypatch):
+    def entry(name: str, state: str, rev: str, metrics: dict) -> dict:
+        data = {"rev": rev, "metrics": metrics}
+        return {
+            "name": name,
+            "executor": {"state": state},
+            "revs": [{"name": name, "rev": rev, "data": data}],
+        }
+
+    good = {"eval/metrics.json": {"data": {"val": {"accuracy": 0.9}}}}
+    shown = [{"rev": "abc", "name": "main", "experiments": [
+        entry("done", "success", "1" * 40, good),
+        entry("dead", "running", "workspace", good),  # a dead task: the workspace's files as its data
+        entry("empty", "success", "2" * 40, {}),
+    ]}]  # fmt: skip
+    monkeypatch.setattr("journey.dvc.dvc", lambda *args, cwd=None: json.dumps(shown))
+    assert list(finished_experiments()) == ["done"]
+
+
+def test_a_killed_command_says_so_and_that_rerunning_is_safe():
+    with pytest.raises(UserError, match=r"killed by SIGKILL .*running the command again is safe"):
+        sh(sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
