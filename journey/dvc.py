@@ -182,22 +182,57 @@ def kill_leftovers(task: Task) -> list[int]:
     return killed
 
 
-def process_alive(pid: int) -> bool:
-    """Whether `pid` is a live `dvc exp exec-run`: it exists, and where /proc tells, it is no zombie and
-    no other program that took the number of a dead one."""
+def running(pid: int) -> bool:
+    """Whether process `pid` exists and is not a zombie (a killed process nobody has reaped yet)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    cmdline = Path(f"/proc/{pid}/cmdline")
+    stat = Path(f"/proc/{pid}/stat")
+    try:
+        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except (OSError, IndexError):
+        return not Path("/proc/self").exists()
+
+
+def process_alive(pid: int) -> bool:
+    """Whether `pid` is a live `dvc exp exec-run`: it runs, and where /proc tells, it is no other program
+    that took the number of a dead one."""
+    if not running(pid):
+        return False
     if not Path("/proc/self").exists():
         return True
     try:
-        return b"exec-run" in cmdline.read_bytes()  # empty for a zombie
+        return b"exec-run" in Path(f"/proc/{pid}/cmdline").read_bytes()
     except OSError:
         return False
+
+
+def release_stale_locks() -> list[int]:
+    """Drop DVC's read and write locks (.dvc/tmp/rwlock) held by processes that are gone; return their
+    pids. DVC drops those of dead processes itself, but a `dvc` killed with -9 whose parent died too
+    can stay a zombie where nothing reaps it, and DVC then takes it for alive and refuses to run."""
+    from dvc.fs import localfs
+    from dvc.rwlock import RWLOCK_FILE, _edit_rwlock
+
+    folder = Path(".dvc/tmp")
+    if not (folder / RWLOCK_FILE).exists():
+        return []
+    released = set()
+    with _edit_rwlock(str(folder), localfs, False) as lock:  # under DVC's own lock of the file
+        for mode in ("read", "write"):
+            for path, infos in list(lock[mode].items()):
+                holders = infos if isinstance(infos, list) else [infos]
+                gone = {info["pid"] for info in holders if not running(int(info["pid"]))}
+                released |= gone
+                kept = [info for info in holders if info["pid"] not in gone]
+                if not kept:
+                    del lock[mode][path]
+                elif mode == "read":
+                    lock[mode][path] = kept
+    return sorted(released)
 
 
 def run_died(task: Task, workers: int) -> bool:

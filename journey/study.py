@@ -8,12 +8,13 @@ pushed (`dvc repro --pull`) and trains nothing: a config no shard pushed is an e
 import argparse
 import os
 import re
+import sys
 import time
 from pathlib import Path
 
 import yaml
 
-from journey.dvc import dvc, sh
+from journey.dvc import dvc, release_stale_locks, sh
 from journey.remote import require_remote
 from journey.shards import MISSING, NO_TRAINING, NOT_PUSHED
 from stages.cli import Interrupted, UserError
@@ -106,6 +107,9 @@ def command(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """The command's work: a shard, the aggregation, or the whole study, then the lessons."""
+    if stale := release_stale_locks():
+        print(f"note: released DVC's locks held by killed processes ({', '.join(map(str, stale))})",
+              file=sys.stderr)  # fmt: skip
     started = time.perf_counter()
     if args.shard:
         run_shard(*parse_shard(args.shard), args.force)
