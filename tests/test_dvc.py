@@ -10,7 +10,15 @@ from pathlib import Path
 import pytest
 
 from journey import dvc
-from journey.dvc import Task, finished_experiments, process_alive, queue_status, run_died, sh
+from journey.dvc import (
+    Task,
+    finished_experiments,
+    process_alive,
+    queue_status,
+    release_stale_locks,
+    run_died,
+    sh,
+)
 from stages.cli import UserError
 
 ON_LINUX = Path("/proc/self").exists()
@@ -102,3 +110,20 @@ def test_a_running_or_metricless_experiment_is_not_finished(monkeypatch):
 def test_a_killed_command_says_so_and_that_rerunning_is_safe():
     with pytest.raises(UserError, match=r"killed by SIGKILL .*running the command again is safe"):
         sh(sys.executable, "-c", "import os, signal; os.kill(os.getpid(), signal.SIGKILL)")
+
+
+def test_locks_of_killed_processes_are_released_and_live_ones_kept(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    (tmp_path / ".dvc/tmp").mkdir(parents=True)
+    held = {
+        "write": {"study/runs/nb1-mse": {"pid": gone.pid, "cmd": "dvc repro"}},
+        "read": {
+            "experiments.yaml": [{"pid": gone.pid, "cmd": "dvc repro"}, {"pid": os.getpid(), "cmd": "x"}]
+        },
+    }
+    (tmp_path / ".dvc/tmp/rwlock").write_text(json.dumps(held))
+    assert release_stale_locks() == [gone.pid]
+    left = json.loads((tmp_path / ".dvc/tmp/rwlock").read_text())
+    assert left == {"write": {}, "read": {"experiments.yaml": [{"pid": os.getpid(), "cmd": "x"}]}}
