@@ -54,11 +54,18 @@ def up_to_date(experiments: dict[str, Config]) -> list[str]:
 
 
 def clear_previous(names: list[str]) -> None:
-    """Remove earlier experiments and queue entries with these names, so a rerun replaces them."""
+    """Remove earlier experiments and queue entries with these names, so a rerun replaces them; a task
+    left Running by a run that died (an earlier command killed, say) is marked failed first."""
     existing = set(dvc("exp", "list", "--name-only").split())
     if stale := [name for name in names if name in existing]:
         dvc("exp", "remove", *stale)
-    tasks = queue_states()
+    tasks, workers = queue_status()
+    for name in [name for name in names if name in tasks and tasks[name].state == "Running"]:
+        if not run_died(tasks[name], workers):
+            raise UserError(f"{name} is running, started by another command; wait for it to finish, or "
+                            f"stop it with `dvc queue kill {name}`")  # fmt: skip
+        kill_leftovers(tasks[name])
+        sh("dvc", "queue", "kill", name, check=False)
     if stale_tasks := [name for name in names if name in tasks]:
         dvc("queue", "remove", *stale_tasks)
 

@@ -110,6 +110,20 @@ def test_past_the_rerun_limit_a_dead_run_is_one_line_and_never_shown_as_done(not
 
 
 @pytest.mark.skipif(not Path("/proc/self").exists(), reason="finds processes through /proc")
+def test_a_run_left_dead_by_a_killed_command_is_not_up_to_date_and_is_rerun(notebooks):
+    """The issue's case: a worker and its run die, then the waiting command is killed too."""
+    running = start(notebooks, "journey", "experiments", "nb1-bce")
+    kill_first_run_and_its_worker(notebooks)
+    os.killpg(running.pid, signal.SIGKILL)
+    running.communicate(timeout=LIMIT)
+    again = sh(notebooks, "journey", "experiments", "nb1-bce")
+    assert "up to date" not in again.stderr and "queued nb1-bce" in again.stderr
+    locked = parse_lock((notebooks / "dvc.lock").read_text())["train"]["outs"]["models/model.safetensors"]
+    assert model_hash(notebooks, "nb1-bce") == locked
+    assert "Running" not in sh(notebooks, "dvc", "queue", "status").stdout
+
+
+@pytest.mark.skipif(not Path("/proc/self").exists(), reason="finds processes through /proc")
 def test_ctrl_c_stops_the_runs_it_started_and_says_so(tmp_path):
     def lengthen(spec: dict) -> None:
         spec["defaults"]["train"]["epochs"] = 50_000  # minutes: still running when Ctrl-C comes
