@@ -2,7 +2,8 @@
 
 Both frameworks train from these (stages/train.py and stages/train_jax.py): a JAX run starts from the
 PyTorch run's weights and sees the same batches in the same order, with the same dropout masks. They
-come from torch's generators, drawn as the torch loop always drew them, so nb1 to nb7 keep their bytes.
+come from torch's seeded generators, which turn bits into floats exactly on every machine; the
+initial weights are then scaled in float64 here, not by torch's kernel (see `_uniform`).
 """
 
 import math
