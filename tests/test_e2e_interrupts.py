@@ -56,11 +56,13 @@ def processes_inside(repo: Path) -> list[int]:
     return found
 
 
-def command_running(fragment: bytes) -> bool:
-    """Whether a process runs with `fragment` in its command line (arguments separated by NUL)."""
+def command_running(repo: Path, fragment: bytes) -> bool:
+    """Whether a process in `repo` (other tests run studies too) has `fragment` in its command line
+    (arguments separated by NUL)."""
     for cmdline in Path("/proc").glob("[0-9]*/cmdline"):
         try:
-            if fragment in cmdline.read_bytes():
+            here = Path(os.readlink(cmdline.parent / "cwd")).is_relative_to(repo.resolve())
+            if here and fragment in cmdline.read_bytes():
                 return True
         except OSError:
             continue
@@ -165,7 +167,7 @@ def small_study(tmp_path: Path) -> Path:
 def test_journey_study_stopped_part_way_then_rerun_gives_the_locked_bytes(small_study, how):
     running = start(small_study, "journey", "study", "--force")
     deadline = time.monotonic() + LIMIT
-    while not command_running(b"--config\0nb1-mse\0"):  # the second config: the first is done
+    while not command_running(small_study, b"--config\0nb1-mse\0"):  # the second config: the first is done
         assert time.monotonic() < deadline and running.poll() is None
         time.sleep(0.2)
     if how == "Ctrl-C":
