@@ -110,9 +110,11 @@ def _has_metrics(rev: dict) -> bool:
 
 @dataclass(frozen=True)
 class Task:
-    """A named task of `dvc queue status`: its short id and its state (Queued, Running, Success, Failed)."""
+    """A named task of `dvc queue status`: its short id, its name and its state (Queued, Running, Success,
+    Failed)."""
 
     id: str
+    name: str
     state: str
 
 
@@ -123,14 +125,9 @@ def queue_status() -> tuple[dict[str, Task], int]:
     for line in status.splitlines():
         tokens = line.split()
         if len(tokens) >= 4 and re.fullmatch(r"[0-9a-f]{7}", tokens[0]):
-            tasks[tokens[1]] = Task(tokens[0], tokens[-1])
+            tasks[tokens[1]] = Task(tokens[0], tokens[1], tokens[-1])
     match = re.search(r"Worker status: (\d+) active, (\d+) idle", status)
     return tasks, int(match[1]) + int(match[2]) if match else 0
-
-
-def queue_tasks() -> dict[str, Task]:
-    """Every named task of `dvc queue status`."""
-    return queue_status()[0]
 
 
 def start_workers(jobs: int) -> None:
@@ -146,7 +143,7 @@ def start_workers(jobs: int) -> None:
 
 def queue_states() -> dict[str, str]:
     """Status (Queued, Running, Success, Failed) of each named task in `dvc queue status`."""
-    return {name: task.state for name, task in queue_tasks().items()}
+    return {name: task.state for name, task in queue_status()[0].items()}
 
 
 def run_record(task_id: str, suffix: str = ".json") -> dict | None:
@@ -235,6 +232,12 @@ def release_stale_locks() -> list[int]:
     return sorted(released)
 
 
+def retire(task: Task) -> None:
+    """Mark a task whose run died as failed (`dvc queue kill`), after killing what its run left behind."""
+    kill_leftovers(task)
+    sh("dvc", "queue", "kill", task.name, check=False)
+
+
 def run_died(task: Task, workers: int) -> bool:
     """Whether a Running task will never finish: its process is gone before a worker recorded its end,
     or it ended (or never started) with no worker left to finish it. Looked at twice, a second apart,
@@ -250,11 +253,6 @@ def run_died(task: Task, workers: int) -> bool:
         return False
     time.sleep(1)
     return looks_dead()
-
-
-def active_workers() -> int:
-    """How many queue workers are alive, from the `Worker status:` line."""
-    return queue_status()[1]
 
 
 def queue(runs: dict[str, list[str]]) -> None:

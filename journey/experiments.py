@@ -13,10 +13,10 @@ from journey.configs import ALL, EVERY_NAMED, NOTEBOOKS, Config, load_experiment
 from journey.dvc import (
     dvc,
     finished_experiments,
-    kill_leftovers,
     queue,
     queue_states,
     queue_status,
+    retire,
     run_died,
     sh,
     start_workers,
@@ -64,8 +64,7 @@ def clear_previous(names: list[str]) -> None:
         if not run_died(tasks[name], workers):
             raise UserError(f"{name} is running, started by another command; wait for it to finish, or "
                             f"stop it with `dvc queue kill {name}`")  # fmt: skip
-        kill_leftovers(tasks[name])
-        sh("dvc", "queue", "kill", name, check=False)
+        retire(tasks[name])
     if stale_tasks := [name for name in names if name in tasks]:
         dvc("queue", "remove", *stale_tasks)
 
@@ -80,8 +79,7 @@ def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
         tasks, workers = queue_status()
         for name in [n for n in runs if n not in died and n in tasks and tasks[n].state == "Running"]:
             if run_died(tasks[name], workers):
-                kill_leftovers(tasks[name])
-                sh("dvc", "queue", "kill", name, check=False)  # DVC marks it failed
+                retire(tasks[name])
                 if reruns[name] >= RERUNS:
                     died.add(name)
                     continue

@@ -22,7 +22,6 @@ def f32(value: float) -> float:
     return float(np.float32(value))
 
 
-LN2 = f32(math.log(2))
 LN2_HI, LN2_LO = 0.693145751953125, f32(math.log(2) - 0.693145751953125)  # n · LN2_HI exact for |n| < 2^8
 INV_LN2 = f32(1 / math.log(2))
 SQRT2 = f32(math.sqrt(2))

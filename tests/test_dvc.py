@@ -72,7 +72,7 @@ def test_a_run_died_when_its_process_is_gone_or_nobody_is_left_to_finish_it(
         child = subprocess.Popen([sys.executable, "-c", "pass"])
         child.wait()
         record(tmp_path, "abcdef0", **{**info, "pid": child.pid if info["pid"] == "gone" else info["pid"]})
-    assert run_died(Task("abcdef0", "Running"), workers) is died
+    assert run_died(Task("abcdef0", "nb1-bce", "Running"), workers) is died
 
 
 def test_queue_status_reads_tasks_and_workers_from_one_call(monkeypatch):
@@ -84,7 +84,10 @@ def test_queue_status_reads_tasks_and_workers_from_one_call(monkeypatch):
     )
     monkeypatch.setattr("journey.dvc.dvc", lambda *args: table)
     tasks, workers = queue_status()
-    assert tasks == {"nb1-bce": Task("dfa9b5b", "Running"), "nb3-mse-l2": Task("2b605ea", "Queued")}
+    assert tasks == {
+        "nb1-bce": Task("dfa9b5b", "nb1-bce", "Running"),
+        "nb3-mse-l2": Task("2b605ea", "nb3-mse-l2", "Queued"),
+    }
     assert workers == 3
 
 
