@@ -19,9 +19,11 @@ LIMIT = 600  # seconds: a test that would hang fails instead
 
 
 def start(repo: Path, *args: str, **env: str) -> subprocess.Popen:
-    """`args` in `repo` in the background, in a session of its own (as a terminal's job would be)."""
+    """`args` in `repo`, in a session of its own, with Ctrl-C handled as in a terminal's foreground job:
+    a test run from a background job (`cmd &` in a script, as CI may start it) inherits SIGINT ignored."""
     return subprocess.Popen(args, cwd=repo, env={**tool_env(), **env}, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True, start_new_session=True)  # fmt: skip
+                            stderr=subprocess.PIPE, text=True, start_new_session=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))  # fmt: skip
 
 
 def first_run_record(repo: Path) -> dict:
