@@ -1,7 +1,7 @@
 """Benchmark 8: the seeds study (study/dvc.yaml) against lone train runs and against the queue study.
 
 Three measurements on fresh clones, in one run:
-- the whole study, `dvc repro study/dvc.yaml`: every config x (20 seeds + 2 x 10 for the sources);
+- the whole study, `dvc repro` in study/: every config x (20 seeds + 2 x 10 for the sources);
 - one config's single seed trained once per study config by the train stage (dvc.yaml's command,
   nb1-bce);
 - the study as it was before: seeded runs of one config as DVC experiments on the queue
@@ -63,7 +63,7 @@ def report(workdir: Path) -> str:
     """Benchmark 8 as a Markdown table."""
     clone = fresh_clone(workdir, "study")
     # The seeds stages run in study/, where `journey` would otherwise come from the editable install.
-    study = measure(["dvc", "repro", "study/dvc.yaml"], clone, clone_env(clone))
+    study = measure(["dvc", "repro"], clone / "study", clone_env(clone))
     configs, models = study_size(clone)
     lone, queued = lone_runs(workdir, configs), queued_runs(workdir)
     per_model, queue_per_model = study.seconds / models, queued.seconds / QUEUED

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from journey.dvc import Result, git, named_experiments, repo_root, sh
+from journey.study import STUDY
 from stages.cli import Interrupted, UserError
 
 FIXES = {
@@ -27,9 +28,7 @@ FIXES = {
 }
 DATA_PREFIX = "data/"  # outputs that must match bit for bit even with --tolerance
 REPEAT_FROM = "train"  # the first training stage: repeated with other threads in a new process
-STUDY_FOLDER = "study"
-STUDY_PIPELINE = "study/dvc.yaml"
-STUDY_TABLE = "reports/seeds.csv"  # every seed's numbers, in git
+STUDY_TABLE = f"{STUDY}/reports/seeds.csv"  # every seed's numbers, in git
 
 
 @dataclass(frozen=True)
@@ -132,12 +131,14 @@ class Clone:
         self.path = root / "repo"
         git("clone", "--quiet", "--no-hardlinks", str(source), str(self.path), cwd=root)
 
-    def sh(self, *args: str, env: dict[str, str] | None = None, check: bool = True) -> Result:
-        return sh(*args, cwd=self.path, env=env, check=check)
+    def sh(self, *args: str, env: dict[str, str] | None = None, check: bool = True,
+           project: Path = Path()) -> Result:  # fmt: skip
+        """Run a command in the clone, or in its DVC project in folder `project`."""
+        return sh(*args, cwd=self.path / project, env=env, check=check)
 
-    def lock(self, pipeline: str = "") -> dict:
-        """The stages of dvc.lock, or of the lock of the pipeline in folder `pipeline`."""
-        return parse_lock((self.path / pipeline / "dvc.lock").read_text())
+    def lock(self, project: Path = Path()) -> dict:
+        """The stages of dvc.lock, or of the lock of the DVC project in folder `project`."""
+        return parse_lock((self.path / project / "dvc.lock").read_text())
 
     def metrics(self) -> dict[str, float]:
         """The workspace's metrics, as `dvc metrics show` reads them."""
@@ -163,7 +164,7 @@ def check_lock(clone: Clone, committed: dict, tolerance: float | None) -> list[F
     """`dvc repro` from nothing, then compare every hash with the committed dvc.lock."""
     clone.sh("dvc", "repro", "--quiet")
     findings = compare_locks(committed, clone.lock())
-    if clone.sh("dvc", "status", "--quiet", "dvc.yaml", check=False).returncode != 0:
+    if clone.sh("dvc", "status", "--quiet", check=False).returncode != 0:
         findings.append(Finding("(all)", "dvc status", "not up to date after `dvc repro`", "stale"))
     if tolerance is None:
         return findings
@@ -212,8 +213,10 @@ def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
 def check_study(clone: Clone, committed: dict, tolerance: float | None) -> list[Finding]:
     """`dvc repro` of the seeds study from nothing, against the committed study/dvc.lock; with a
     tolerance, differing outputs pass if every number of the per-seed table is within it."""
-    clone.sh("dvc", "repro", "--quiet", STUDY_PIPELINE)
-    findings = compare_locks(committed, clone.lock(STUDY_FOLDER))
+    clone.sh("dvc", "repro", "--quiet", project=STUDY)
+    findings = compare_locks(committed, clone.lock(STUDY))
+    if clone.sh("dvc", "status", "--quiet", project=STUDY, check=False).returncode != 0:
+        findings.append(Finding("(study)", "dvc status", "not up to date after `dvc repro`", "stale"))
     if tolerance is None:
         return findings
     committed_table = clone.sh("git", "show", f"HEAD:{STUDY_TABLE}").stdout
@@ -266,7 +269,7 @@ def check_experiments(clone: Clone, tolerance: float | None, names: list[str]) -
 def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | None,
               study: bool = True) -> list[Finding]:  # fmt: skip
     """The steps in order; a lock that does not reproduce stops the later steps."""
-    committed, committed_study = clone.lock(), clone.lock(STUDY_FOLDER)
+    committed, committed_study = clone.lock(), clone.lock(STUDY)
     steps = [
         (
             "dvc repro from nothing, against the committed dvc.lock",
@@ -280,7 +283,7 @@ def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | No
     if study:
         steps.append(
             (
-                f"the seeds study ({STUDY_PIPELINE}) from nothing, against its committed lock",
+                f"the seeds study ({STUDY}/dvc.yaml) from nothing, against its committed lock",
                 lambda: check_study(clone, committed_study, tolerance),
             )
         )

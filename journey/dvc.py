@@ -207,14 +207,14 @@ def process_alive(pid: int) -> bool:
         return False
 
 
-def release_stale_locks() -> list[int]:
-    """Drop DVC's read and write locks (.dvc/tmp/rwlock) held by processes that are gone; return their
-    pids. DVC drops those of dead processes itself, but a `dvc` killed with -9 whose parent died too
+def release_stale_locks(repo: Path = Path()) -> list[int]:
+    """Drop DVC's read and write locks (`repo`/.dvc/tmp/rwlock) held by processes that are gone; return
+    their pids. DVC drops those of dead processes itself, but a `dvc` killed with -9 whose parent died too
     can stay a zombie where nothing reaps it, and DVC then takes it for alive and refuses to run."""
     from dvc.fs import localfs
     from dvc.rwlock import RWLOCK_FILE, _edit_rwlock
 
-    folder = Path(".dvc/tmp")
+    folder = repo / ".dvc/tmp"
     if not (folder / RWLOCK_FILE).exists():
         return []
     released = set()

@@ -1,4 +1,4 @@
-"""Study stage report: reports/ from every config's seeds: configs, sources of variance, lessons, figures."""
+"""Study stage report: study/reports/ from every config's seeds: configs, spread, lessons, figures."""
 
 import argparse
 import csv
@@ -51,13 +51,13 @@ def read_rows(runs: Path, configs: list[str], expected: int | None = None) -> di
         try:
             tables[config] = list(csv.DictReader(path.open()))
         except FileNotFoundError:
-            raise UserError(f"{path}: not found; run `dvc repro study/dvc.yaml` to train {config}") from None
+            raise UserError(f"{path}: not found; run `journey study` to train {config}") from None
         if not tables[config] or list(tables[config][0]) != [*SEED_COLUMNS, *METRIC_COLUMNS]:
-            raise UserError(f"{path}: not a seeds table; run `dvc repro --force study/dvc.yaml`")
+            raise UserError(f"{path}: not a seeds table; run `journey study --force`")
         if expected is not None and len(tables[config]) != expected:
             found = len(tables[config])
             raise UserError(f"{path}: {found} runs where study/params.yaml asks for {expected}; "
-                            "run `dvc repro study/dvc.yaml`")  # fmt: skip
+                            "run `journey study`")  # fmt: skip
     return tables
 
 
@@ -172,7 +172,7 @@ def markdown(tables: dict[str, Rows], lessons: list[Lesson], seeds: SeedsParams,
     level = f"{p.confidence:.0%}"
     return f"""# The seed's lessons, over seeds
 
-Written by the `report` stage of the seeds study (`journey study`, or `dvc repro study/dvc.yaml`),
+Written by the `report` stage of the seeds study (`journey study`, or `dvc repro` in `study/`),
 from the `seeds` stage's runs; nothing here is typed by hand. Every config was trained
 {seeds.n} times, all seeds side by side in one process (`journey/seeds.py`). Seed i derives from the
 master seed {seeds.master}: NumPy's `SeedSequence({seeds.master}, spawn_key=(i,))` gives the data,

@@ -1,8 +1,9 @@
 """Run the seeds study (study/dvc.yaml), whole, one shard of it, or gathered from pushed shards.
 
+study/ is a DVC project of its own (`dvc init --subdir`), so every dvc command here runs in it.
 `--shard K/N` trains every N-th config from the K-th (study/params.yaml's order) and pushes the runs
-and DVC's run-cache to the default remote. `--aggregate` builds reports/ from what the shards
-pushed (`dvc repro --pull`) and trains nothing: a config no shard pushed is an error that names it.
+and DVC's run-cache to the study's default remote. `--aggregate` builds study/reports/ from what the
+shards pushed (`dvc repro --pull`) and trains nothing: a config no shard pushed is an error naming it.
 """
 
 import argparse
@@ -19,9 +20,9 @@ from journey.remote import require_remote
 from journey.shards import MISSING, NO_TRAINING, NOT_PUSHED
 from stages.cli import Interrupted, UserError
 
-PIPELINE = "study/dvc.yaml"
-PARAMS = Path("study/params.yaml")
-REPORT = Path("reports/README.md")
+STUDY = Path("study")  # the study's DVC project, beside the notebooks' (the repository's root)
+PARAMS = STUDY / "params.yaml"
+REPORT = STUDY / "reports/README.md"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -29,7 +30,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--force", action="store_true", help="retrain every config, even if up to date")
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--shard", metavar="K/N", help="train shard K of N and push it to the remote")
-    mode.add_argument("--aggregate", action="store_true", help="build reports/ from pushed shards only")
+    mode.add_argument("--aggregate", action="store_true", help="build study/reports/ from pushed shards only")
 
 
 def lessons_section(report: str) -> str:
@@ -62,37 +63,37 @@ def study_configs() -> list[str]:
 
 def run_shard(shard: int, shards: int, force: bool) -> None:
     """Train this shard's configs, then push their runs and the run-cache to the default remote."""
-    require_remote()
+    require_remote(STUDY)
     every = study_configs()
     configs = shard_configs(every, shard, shards)
     if not configs:
         raise UserError(f"shard {shard}/{shards} has no configs: study/params.yaml lists {len(every)}")
-    targets = [f"{PIPELINE}:seeds@{config}" for config in configs]
-    print(dvc("repro", *(["--force"] if force else []), *targets).strip())
-    print(dvc("push", "--run-cache", *targets).strip())
+    targets = [f"seeds@{config}" for config in configs]
+    print(dvc("repro", *(["--force"] if force else []), *targets, cwd=STUDY).strip())
+    print(dvc("push", "--run-cache", *targets, cwd=STUDY).strip())
     print(f"shard {shard}/{shards} pushed: {', '.join(configs)}")
 
 
 def aggregate() -> None:
     """`dvc repro --pull` of the whole study with training forbidden; name every config not pushed."""
-    require_remote()
+    require_remote(STUDY)
     env = {**os.environ, NO_TRAINING: "1"}
-    result = sh("dvc", "repro", "--pull", "--keep-going", PIPELINE, env=env, check=False)
+    result = sh("dvc", "repro", "--pull", "--keep-going", cwd=STUDY, env=env, check=False)
     if missing := sorted(set(MISSING.findall(result.stdout + result.stderr))):
         raise UserError(
             f"{NOT_PUSHED.format(', '.join(missing))}; run `journey study --shard K/N` for the "
             "shard that holds them (or `journey study` here, which trains them), then aggregate again"
         )
     if result.returncode != 0:
-        raise UserError(f"`dvc repro --pull {PIPELINE}` failed:\n{(result.stderr or result.stdout).strip()}")
+        raise UserError(f"`dvc repro --pull` in {STUDY} failed:\n{(result.stderr or result.stdout).strip()}")
     print(result.stdout.strip())
     # With --pull, DVC counts a missing `cache: false` output as pulled and may not rerun the report;
     # it takes seconds, so it is always written here, from the runs just pulled.
-    print(dvc("repro", "--force", "--single-item", f"{PIPELINE}:report", env=env).strip())
+    print(dvc("repro", "--force", "--single-item", "report", cwd=STUDY, env=env).strip())
 
 
 def command(args: argparse.Namespace) -> None:
-    """`dvc repro study/dvc.yaml` (or a shard, or the aggregation), then print the lessons."""
+    """`dvc repro` in study/ (or a shard, or the aggregation), then print the lessons."""
     again = "journey study" + (
         f" --shard {args.shard}" if args.shard else " --aggregate" if args.aggregate else ""
     )
@@ -107,7 +108,7 @@ def command(args: argparse.Namespace) -> None:
 
 def run(args: argparse.Namespace) -> None:
     """The command's work: a shard, the aggregation, or the whole study, then the lessons."""
-    if stale := release_stale_locks():
+    if stale := release_stale_locks(STUDY):
         print(f"note: released DVC's locks held by killed processes ({', '.join(map(str, stale))})",
               file=sys.stderr)  # fmt: skip
     started = time.perf_counter()
@@ -117,6 +118,6 @@ def run(args: argparse.Namespace) -> None:
     if args.aggregate:
         aggregate()
     else:
-        print(dvc("repro", *(["--force"] if args.force else []), PIPELINE).strip())
+        print(dvc("repro", *(["--force"] if args.force else []), cwd=STUDY).strip())
     print(f"\n{lessons_section(REPORT.read_text())}\n")
     print(f"{REPORT} has the whole report ({time.perf_counter() - started:.0f} s)")

@@ -121,7 +121,7 @@ def test_locks_of_killed_processes_are_released_and_live_ones_kept(tmp_path, mon
     gone.wait()
     (tmp_path / ".dvc/tmp").mkdir(parents=True)
     held = {
-        "write": {"study/runs/nb1-mse": {"pid": gone.pid, "cmd": "dvc repro"}},
+        "write": {"runs/nb1-mse": {"pid": gone.pid, "cmd": "dvc repro"}},
         "read": {
             "experiments.yaml": [{"pid": gone.pid, "cmd": "dvc repro"}, {"pid": os.getpid(), "cmd": "x"}]
         },

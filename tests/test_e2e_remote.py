@@ -16,7 +16,7 @@ from journey.dvc import named_experiments
 from journey.experiments import set_param_args
 
 pytestmark = pytest.mark.e2e
-TRAINED = "Running stage 'study/dvc.yaml:seeds@"
+TRAINED = "Running stage 'seeds@"
 
 
 @pytest.fixture(scope="module")
@@ -78,9 +78,9 @@ def test_shards_train_the_study_and_the_aggregator_reports_it_byte_for_byte_with
 
     gather = clone(bare, tmp_path, "aggregate")
     for name in ("README.md", "seeds.csv", "loss_curves.png"):
-        (gather / "reports" / name).unlink()  # so that the report must be written again, here
+        (gather / "study/reports" / name).unlink()  # so that the report must be written again, here
     result = sh(gather, "journey", "study", "--aggregate")
-    assert TRAINED not in result.stdout and "Running stage 'study/dvc.yaml:report'" in result.stdout
+    assert TRAINED not in result.stdout and "Running stage 'report'" in result.stdout
     assert sh(gather, "git", "status", "--porcelain").stdout == ""  # the one-machine bytes, everywhere
 
 
@@ -88,8 +88,8 @@ def test_a_shard_that_never_pushed_is_named_and_nothing_is_reported(origin, tmp_
     bare, _ = origin
     sh(clone(bare, tmp_path, "shard1"), "journey", "study", "--shard", "1/2")
     gather = clone(bare, tmp_path, "aggregate")
-    (gather / "reports/README.md").unlink()
+    (gather / "study/reports/README.md").unlink()
     result = sh(gather, "journey", "study", "--aggregate", check=False)
     assert result.returncode == 2
     assert "error: no shard pushed the runs of nb1-mse, nb2-jax, nb2-more-data, nb3-mse;" in result.stderr
-    assert not (gather / "reports/README.md").exists()  # no report from fewer configs
+    assert not (gather / "study/reports/README.md").exists()  # no report from fewer configs

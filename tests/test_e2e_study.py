@@ -33,15 +33,16 @@ def study(tmp_path_factory):
 
 def test_one_command_trains_every_config_and_writes_the_report(study):
     repo, result = study
-    assert "## Lessons" in result.stdout and "reports/README.md has the whole report" in result.stdout
-    report = (repo / "reports/README.md").read_text()
+    assert "## Lessons" in result.stdout and "study/reports/README.md has the whole report" in result.stdout
+    report = (repo / "study/reports/README.md").read_text()
     assert "Every config was trained\n3 times" in report
     for claim in ("MSE outperformed BCE", "More data beats bigger models", "L2 hurt when", "PyTorch and JAX"):
         assert claim in report
-    rows = (repo / "reports/seeds.csv").read_text().splitlines()
+    rows = (repo / "study/reports/seeds.csv").read_text().splitlines()
     configs = yaml.safe_load((repo / "study/params.yaml").read_text())["configs"]
     assert len(configs) == 8 and len(rows) == 1 + len(configs) * (3 + 2 + 2)
-    assert sh(repo, "dvc", "status", "--quiet", "study/dvc.yaml", check=False).returncode == 0
+    assert sh(repo / "study", "dvc", "status", "--quiet", check=False).returncode == 0
+    assert "seeds@" not in sh(repo, "dvc", "status").stdout  # the notebooks' project skips the study
 
 
 def test_the_study_adds_no_rows_to_dvc_exp_show(study):
@@ -51,21 +52,20 @@ def test_the_study_adds_no_rows_to_dvc_exp_show(study):
 
 def test_a_second_run_trains_nothing_and_deleted_runs_come_back_from_the_cache(study):
     repo, _ = study
-    again = sh(repo, "dvc", "repro", "study/dvc.yaml")
+    again = sh(repo / "study", "dvc", "repro")
     assert "Running stage" not in again.stdout
     sh(repo, "rm", "-rf", "study/runs")
-    restored = sh(repo, "dvc", "repro", "study/dvc.yaml")
-    assert "Running stage 'study/dvc.yaml:seeds@" not in restored.stdout
-    assert "Stage 'study/dvc.yaml:seeds@nb1-bce' is cached - skipping run, checking out outputs" in (
-        restored.stdout
-    )
+    restored = sh(repo / "study", "dvc", "repro")
+    assert "Running stage 'seeds@" not in restored.stdout
+    assert "Stage 'seeds@nb1-bce' is cached - skipping run, checking out outputs" in (restored.stdout)
 
 
 @pytest.mark.parametrize("config", ["nb1-mse", "nb2-jax"])
 def test_a_study_run_repeated_alone_with_dvc_exp_run_gives_its_bytes(study, config):
     repo, _ = study
     position = 3  # of the config's 3 + 2 + 2 runs: the first that varies data and split only
-    row = [r for r in csv.DictReader((repo / "reports/seeds.csv").open()) if r["config"] == config][position]
+    rows = csv.DictReader((repo / "study/reports/seeds.csv").open())
+    row = [r for r in rows if r["config"] == config][position]
     assert (row["source"], row["index"]) == ("data+split", "0")
     params = load_experiments(repo / "experiments.yaml", EVERY_NAMED)[config]
     params["data"]["seed"], params["split"]["seed"], params["train"]["seed"] = (

@@ -36,4 +36,4 @@ def test_every_journey_command_in_the_readme_exists_and_every_command_is_documen
 
     text = (ROOT / "README.md").read_text()
     assert set(re.findall(r"`journey (\w+)", text)) - {"COMMAND"} == set(COMMANDS)
-    assert "[`reports/README.md`](reports/README.md)" in text
+    assert "[`study/reports/README.md`](study/reports/README.md)" in text

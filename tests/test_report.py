@@ -58,7 +58,7 @@ def test_sources_table_compares_each_groups_spread_with_the_whole():
 
 
 def test_a_config_that_was_not_trained_says_how_to_train_it(tmp_path):
-    with pytest.raises(UserError, match=r"runs/nb1-bce/seeds.csv: not found; run `dvc repro study/dvc.yaml`"):
+    with pytest.raises(UserError, match=r"runs/nb1-bce/seeds.csv: not found; run `journey study`"):
         read_rows(tmp_path / "runs", ["nb1-bce"])
 
 
