@@ -4,7 +4,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks import exact, formats, framework, loop, pipeline, scale, study
+from benchmarks import exact, formats, framework, loop, pipeline, progress, scale, study
 from benchmarks.common import head, machine
 
 SECTIONS = {
@@ -15,6 +15,7 @@ SECTIONS = {
     "study": ("Seeds study", study.report),
     "framework": ("PyTorch and JAX", framework.report),
     "exact": ("Exact arithmetic, before and after", exact.report),
+    "progress": ("Progress display, on and off", progress.report),
 }
 
 

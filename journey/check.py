@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from journey.dvc import Result, git, named_experiments, repo_root, sh
+from journey.dvc import Result, child_env, git, named_experiments, repo_root, repro, sh, stage_names
 from journey.study import STUDY
 from stages.cli import Interrupted, UserError
 
@@ -136,6 +136,16 @@ class Clone:
         """Run a command in the clone, or in its DVC project in folder `project`."""
         return sh(*args, cwd=self.path / project, env=env, check=check)
 
+    def repro(self, *args: str, project: Path = Path(), first: str | None = None,
+              env: dict[str, str] | None = None) -> Result:  # fmt: skip
+        """`dvc repro ARGS` in the DVC project in folder `project`, showing which stage runs and how many
+        are done (all of the project's, or those from stage `first` on)."""
+        cwd = self.path / project
+        names = stage_names(cwd)
+        names = names[names.index(first) :] if first else names
+        label = f"check: {project}/dvc.yaml" if project != Path() else "check: dvc.yaml"
+        return repro(*args, label=label, sizes=dict.fromkeys(names, 1), cwd=cwd, env=env)
+
     def lock(self, project: Path = Path()) -> dict:
         """The stages of dvc.lock, or of the lock of the DVC project in folder `project`."""
         return parse_lock((self.path / project / "dvc.lock").read_text())
@@ -162,7 +172,7 @@ def leaves(files: dict[str, dict]) -> dict[str, float]:
 
 def check_lock(clone: Clone, committed: dict, tolerance: float | None) -> list[Finding]:
     """`dvc repro` from nothing, then compare every hash with the committed dvc.lock."""
-    clone.sh("dvc", "repro", "--quiet")
+    clone.repro()
     findings = compare_locks(committed, clone.lock())
     if clone.sh("dvc", "status", "--quiet", check=False).returncode != 0:
         findings.append(Finding("(all)", "dvc status", "not up to date after `dvc repro`", "stale"))
@@ -200,7 +210,7 @@ def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
     first_metrics = None if tolerance is None else clone.metrics()
     threads = str(max(2, os.cpu_count() or 2))
     env = {**os.environ, "OMP_NUM_THREADS": threads, "PYTHONHASHSEED": "12345"}
-    clone.sh("dvc", "repro", "--quiet", "--force", "--downstream", REPEAT_FROM, env=env)
+    clone.repro("--force", "--downstream", REPEAT_FROM, first=REPEAT_FROM, env=env)
     findings = [
         Finding(f.stage, f.path, f"differs between two runs (then OMP_NUM_THREADS={threads})", f.kind)
         for f in compare_locks(first, clone.lock())
@@ -213,7 +223,7 @@ def check_repeat(clone: Clone, tolerance: float | None) -> list[Finding]:
 def check_study(clone: Clone, committed: dict, tolerance: float | None) -> list[Finding]:
     """`dvc repro` of the seeds study from nothing, against the committed study/dvc.lock; with a
     tolerance, differing outputs pass if every number of the per-seed table is within it."""
-    clone.sh("dvc", "repro", "--quiet", project=STUDY)
+    clone.repro(project=STUDY)
     findings = compare_locks(committed, clone.lock(STUDY))
     if clone.sh("dvc", "status", "--quiet", project=STUDY, check=False).returncode != 0:
         findings.append(Finding("(study)", "dvc status", "not up to date after `dvc repro`", "stale"))
@@ -249,7 +259,17 @@ def _close(a: str, b: str, tolerance: float) -> bool:
 
 def experiment_metrics(clone: Clone, names: list[str]) -> dict[str, dict[str, float]]:
     """Run `journey experiments` (all, or `names`) and return each experiment's numeric metrics."""
-    clone.sh(sys.executable, "-m", "journey", "experiments", "--force", *names)
+    sh(
+        sys.executable,
+        "-m",
+        "journey",
+        "experiments",
+        "--force",
+        *names,
+        cwd=clone.path,
+        env=child_env(),
+        watch=lambda _: None,
+    )  # its stderr, with the progress, shows as it comes
     shown = json.loads(clone.sh("dvc", "exp", "show", "--json").stdout)
     return {name: leaves(rev["data"]["metrics"]) for name, rev in named_experiments(shown).items()}
 

@@ -1,10 +1,12 @@
 """`journey COMMAND`: the one command line of the tools that drive DVC."""
 
 import argparse
+import os
 from types import ModuleType
 
 from journey import check, experiments, plots, remote, study
 from stages.cli import run
+from stages.progress import MODE
 
 COMMANDS: dict[str, ModuleType] = {
     "experiments": experiments,
@@ -13,6 +15,7 @@ COMMANDS: dict[str, ModuleType] = {
     "plots": plots,
     "remote": remote,
 }
+SHOW_PROGRESS = ("experiments", "study", "check")  # long work, shown on stderr as it runs
 
 
 def parser() -> argparse.ArgumentParser:
@@ -23,6 +26,9 @@ def parser() -> argparse.ArgumentParser:
         summary = module.__doc__.splitlines()[0]
         sub = commands.add_parser(name, help=summary, description=summary)
         module.add_arguments(sub)
+        if name in SHOW_PROGRESS:
+            hint = f"show no progress on stderr (or set {MODE}=off; {MODE}=lines: plain lines only)"
+            sub.add_argument("--no-progress", action="store_true", help=hint)
         sub.set_defaults(handler=module.command)
     return top
 
@@ -30,4 +36,6 @@ def parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> None:
     """Parse the command line and run the chosen command; a UserError is one line and exit 2."""
     args = parser().parse_args(argv)
+    if getattr(args, "no_progress", False):
+        os.environ[MODE] = "off"  # for this process and every command it starts
     run(lambda: args.handler(args), dvc_removed_outputs=False)

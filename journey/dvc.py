@@ -7,35 +7,44 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 from stages.cli import UserError
+from stages.progress import MODE, Progress, mode
 
 Result = subprocess.CompletedProcess
 # dvc-task's record of each queue task's process (`dvc exp exec-run`): RUN_RECORDS/<task>/<task>.json
 # holds its pid and, once the worker that started it saw it end, its return code.
 RUN_RECORDS = Path(".dvc/tmp/exps/run")
 GRACE_SECONDS = 30  # for a child that got Ctrl-C to stop by itself before it is killed
+# What `dvc repro` prints as it reaches each stage: it runs it, or finds it done.
+RAN = re.compile(r"Running stage '([^']+)':")
+SKIPPED = re.compile(r"Stage '([^']+)' (?:didn't change, skipping|is cached - skipping run)")
 
 
-def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
-       check: bool = True) -> Result:  # fmt: skip
+def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True,
+       watch: Callable[[str], None] | None = None) -> Result:  # fmt: skip
     """Run a command; a failure (with `check`) becomes a UserError carrying the command's own message.
 
+    With `watch`, each line of the command's stdout goes to it as it comes, and its stderr (where
+    stages show their progress) is copied to ours as it comes; both are still returned.
     On Ctrl-C the child gets SIGINT too (a terminal sends it to both; `kill -INT` to this process only)
     and time to stop cleanly, as DVC does, before it is killed; then the KeyboardInterrupt goes on.
     """
     process = subprocess.Popen(
         args, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
     )
+    streams = Streams(process, watch) if watch else None
     try:
-        stdout, stderr = process.communicate()
+        stdout, stderr = streams.wait() if streams else process.communicate()
     except KeyboardInterrupt:
         process.send_signal(signal.SIGINT)
         try:
-            process.communicate(timeout=GRACE_SECONDS)
+            process.wait(timeout=GRACE_SECONDS) if streams else process.communicate(timeout=GRACE_SECONDS)
         except (subprocess.TimeoutExpired, KeyboardInterrupt):
             process.kill()
         raise
@@ -48,8 +57,76 @@ def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None,
                 f"it was killed by {signal.Signals(-result.returncode).name} (out of memory, a crash or "
                 "kill -9); running the command again is safe: DVC redoes only what did not finish"
             )
+        elif streams:  # its stderr is already on ours
+            raise UserError(f"`{' '.join(args)}` failed{where} (its messages are above)")
         raise UserError(f"`{' '.join(args)}` failed{where}:\n{message}")
     return result
+
+
+class Streams:
+    """A child's stdout and stderr, read by two threads as they come: stdout line by line into
+    `watch`, stderr copied byte for byte to ours (a live bar's carriage returns included)."""
+
+    def __init__(self, process: subprocess.Popen, watch: Callable[[str], None]) -> None:
+        self.out, self.err = [], []
+        self.threads = [threading.Thread(target=self._lines, args=(process.stdout, watch), daemon=True),
+                        threading.Thread(target=self._copy, args=(process.stderr,), daemon=True)]  # fmt: skip
+        self.process = process
+        for thread in self.threads:
+            thread.start()
+
+    def _lines(self, stream, watch: Callable[[str], None]) -> None:
+        for line in stream:
+            self.out.append(line)
+            watch(line.rstrip("\n"))
+
+    def _copy(self, stream) -> None:
+        while chunk := stream.buffer.read1(4096):
+            self.err.append(chunk)
+            sys.stderr.buffer.write(chunk)
+            sys.stderr.buffer.flush()
+
+    def wait(self) -> tuple[str, str]:
+        """Both outputs, once the child closed them and exited."""
+        for thread in self.threads:
+            while thread.is_alive():
+                thread.join(0.2)  # in steps, so that Ctrl-C reaches this thread
+        self.process.wait()
+        return "".join(self.out), b"".join(self.err).decode(errors="replace")
+
+
+def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
+    """`env` (or ours) telling a child whose stderr we copy how to show progress: as we would."""
+    return {**(env or os.environ), MODE: mode()}
+
+
+def repro(*args: str, label: str, sizes: dict[str, int], unit: str = "stage", cwd: Path | None = None,
+          env: dict[str, str] | None = None, check: bool = True) -> Result:  # fmt: skip
+    """`dvc repro ARGS`, saying on stderr which stage runs and how far it is: stage S counts `sizes[S]`
+    units (1 if not listed) once it ran or was found done. The stages show their own progress below."""
+    with Progress(label, sum(sizes.values()), unit, steps=True) as progress:
+        running = []
+
+        def watch(line: str) -> None:
+            if found := RAN.match(line) or SKIPPED.match(line):
+                while running:  # DVC reached the next stage, so the one before finished
+                    progress.advance(sizes.get(running.pop(), 1))
+                stage = found[1]
+                if found.re is RAN:
+                    running.append(stage)
+                    progress.running(stage)
+                else:
+                    progress.advance(sizes.get(stage, 1))
+
+        result = sh("dvc", "repro", *args, cwd=cwd, env=child_env(env), check=check, watch=watch)
+        if result.returncode == 0 and running:
+            progress.advance(sizes.get(running.pop(), 1))
+    return result
+
+
+def stage_names(cwd: Path | None = None) -> list[str]:
+    """The stages of the DVC project in `cwd`, in dvc.yaml's order (`foreach` expanded)."""
+    return dvc("stage", "list", "--name-only", cwd=cwd).split()
 
 
 def dvc(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
@@ -134,8 +211,11 @@ def start_workers(jobs: int) -> None:
     """`dvc queue start --jobs N`. Its output goes to a file: the workers it leaves running inherit
     it, and would hold a pipe of ours open until they exit, so that waiting for the command's output
     would wait for the whole queue."""
+    # A task's output goes to its log (`dvc queue logs`), never a terminal: plain progress lines there.
+    env = {**os.environ, MODE: "off" if mode() == "off" else "lines"}
     with tempfile.TemporaryFile("w+") as output:
-        done = subprocess.run(["dvc", "queue", "start", "--jobs", str(jobs)], stdout=output, stderr=output)
+        done = subprocess.run(["dvc", "queue", "start", "--jobs", str(jobs)], stdout=output, stderr=output,
+                              env=env)  # fmt: skip
         if done.returncode != 0:
             output.seek(0)
             raise UserError(f"`dvc queue start --jobs {jobs}` failed:\n{output.read().strip()}")

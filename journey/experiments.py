@@ -23,6 +23,7 @@ from journey.dvc import (
     uncommitted_changes,
 )
 from stages.cli import Interrupted, UserError
+from stages.progress import Progress
 
 POLL_SECONDS = 5.0  # each `dvc queue status` costs a second of CPU that the workers need
 MAX_WORKER_RESTARTS = 5
@@ -71,38 +72,51 @@ def clear_previous(names: list[str]) -> None:
 
 def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
     """Start `jobs` workers and block until every task of `runs` (name → its `-S` values) has finished,
-    restarting workers that stopped and rerunning tasks whose run died (see `journey.dvc.run_died`)."""
+    restarting workers that stopped and rerunning tasks whose run died (see `journey.dvc.run_died`).
+    Which experiments run, how many finished, and the time left show on stderr."""
     start_workers(jobs)
     restarts, reruns, died = 0, Counter(), set()
-    while True:
-        time.sleep(POLL_SECONDS)
-        tasks, workers = queue_status()
-        for name in [n for n in runs if n not in died and n in tasks and tasks[n].state == "Running"]:
-            if run_died(tasks[name], workers):
-                retire(tasks[name])
-                if reruns[name] >= RERUNS:
-                    died.add(name)
-                    continue
-                reruns[name] += 1
-                print(f"{name}: its run died before finishing (its queue worker or process is gone); "
-                      f"rerunning it ({reruns[name]} of {RERUNS})", file=sys.stderr, flush=True)  # fmt: skip
-                clear_previous([name])
-                queue({name: runs[name]})
-                tasks, workers = queue_status()
-                if workers == 0:
-                    start_workers(1)
-        states = {name: DIED if name in died else tasks[name].state if name in tasks else "missing"
-                  for name in runs}  # fmt: skip
-        pending = [name for name, state in states.items() if state in ("Queued", "Running")]
-        if not pending:
-            return states
-        if "Queued" in states.values() and "Running" not in states.values() and workers == 0:
-            # DVC's workers can exit early and leave tasks queued; start them again.
-            restarts += 1
-            if restarts > MAX_WORKER_RESTARTS:
-                raise UserError(f"queue workers keep stopping; still queued: {', '.join(pending)}")
-            print(f"queue workers stopped, {len(pending)} experiment(s) left; restarting", file=sys.stderr)
-            start_workers(min(jobs, len(pending)))
+    with Progress("experiments", len(runs), "experiment") as progress:
+        while True:
+            time.sleep(POLL_SECONDS)
+            tasks, workers = queue_status()
+            for name in [n for n in runs if n not in died and n in tasks and tasks[n].state == "Running"]:
+                if run_died(tasks[name], workers):
+                    retire(tasks[name])
+                    if reruns[name] >= RERUNS:
+                        died.add(name)
+                        continue
+                    reruns[name] += 1
+                    progress.say(f"{name}: its run died before finishing (its queue worker or process is "
+                                 f"gone); rerunning it ({reruns[name]} of {RERUNS})")  # fmt: skip
+                    clear_previous([name])
+                    queue({name: runs[name]})
+                    tasks, workers = queue_status()
+                    if workers == 0:
+                        start_workers(1)
+            states = {name: DIED if name in died else tasks[name].state if name in tasks else "missing"
+                      for name in runs}  # fmt: skip
+            show(progress, states)
+            pending = [name for name, state in states.items() if state in ("Queued", "Running")]
+            if not pending:
+                return states
+            if "Queued" in states.values() and "Running" not in states.values() and workers == 0:
+                # DVC's workers can exit early and leave tasks queued; start them again.
+                restarts += 1
+                if restarts > MAX_WORKER_RESTARTS:
+                    raise UserError(f"queue workers keep stopping; still queued: {', '.join(pending)}")
+                progress.say(f"queue workers stopped, {len(pending)} experiment(s) left; restarting")
+                start_workers(min(jobs, len(pending)))
+
+
+def show(progress: Progress, states: dict[str, str]) -> None:
+    """How many experiments finished, and which run now (or that they wait for a worker)."""
+    finished = sum(state not in ("Queued", "Running") for state in states.values())
+    progress.advance(finished - progress.done)
+    running = [name for name, state in states.items() if state == "Running"]
+    waiting = "queued" if finished < len(states) else ""
+    progress.running(f"running {', '.join(running)}" if running else waiting)
+    progress.refresh()
 
 
 def still_running(names: list[str], wait_seconds: float = 20.0) -> list[str]:

@@ -89,26 +89,29 @@ def parts(config: Config, seeds: Seeds) -> tuple[Dataset, Dataset]:
     return split(data, config["split"]["val_fraction"], seeds.split)
 
 
-def seeds(config: Config, runs: list[Seeds], processes: int | None = None) -> tuple[list, list, list]:
+def seeds(config: Config, runs: list[Seeds], processes: int | None = None,
+          progress_label: str = "") -> tuple[list, list, list]:  # fmt: skip
     """Train and evaluate every run of `config`; return the models, their curves and their metrics.
 
     The runs are cut into one contiguous share per core, each trained side by side in a process of
     its own: no run's arithmetic touches another's (stages/net.py), so the shares give the bits the
-    runs would get in one process, and the study uses every core.
+    runs would get in one process, and the study uses every core. The first share shows its epochs
+    under `progress_label`; the others keep pace with it.
     """
     processes = min(processes or os.cpu_count() or 1, len(runs))
     if processes == 1:
-        return seeds_here(config, runs)
+        return seeds_here(config, runs, progress_label)
     size = -(-len(runs) // processes)
     shares = [runs[start : start + size] for start in range(0, len(runs), size)]
     # fork: a share starts at once, with what this process imported (spawn would import torch again)
     method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
     with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context(method)) as pool:
-        done = list(pool.map(seeds_here, [config] * len(shares), shares))
+        labels = [progress_label] + [""] * (len(shares) - 1)
+        done = list(pool.map(seeds_here, [config] * len(shares), shares, labels))
     return tuple([item for share in done for item in share[part]] for part in range(3))
 
 
-def seeds_here(config: Config, runs: list[Seeds]) -> tuple[list[nn.Sequential], list[History], list[dict]]:
+def seeds_here(config: Config, runs: list[Seeds], progress_label: str = "") -> tuple[list, list, list]:
     """Train every run of `config` side by side; return the models, their curves and their metrics."""
     splits = [parts(config, entry) for entry in runs]
     m, t = config["model"], config["train"]
@@ -117,7 +120,7 @@ def seeds_here(config: Config, runs: list[Seeds]) -> tuple[list[nn.Sequential], 
         hidden=m["hidden"], activation=m["activation"], dropout=m["dropout"],
         standardize=config["data"]["standardize"], loss=t["loss"], lr=t["lr"],
         weight_decay=t["weight_decay"], epochs=t["epochs"], batch_size=t["batch_size"], device=t["device"],
-        framework=t["framework"],
+        framework=t["framework"], progress_label=progress_label,
     )  # fmt: skip
     synthetic = config["data"]["source"] == "synthetic"
     documents = []
@@ -202,7 +205,7 @@ def main() -> None:
     runs = plan(p.master, p.n, p.n_per_source)
     torch.set_num_threads(1)  # tiny layers; results do not depend on it (tests/test_cpu.py)
     torch.use_deterministic_algorithms(True)
-    models, histories, documents = seeds(config, runs)
+    models, histories, documents = seeds(config, runs, progress_label=f"seeds@{args.config}")
     write_atomic(args.out / "seeds.csv", format_rows(table_rows(args.config, runs, documents)).encode())
     write_table(args.out / "history.csv", mean_curves(histories, runs),
                 {"epoch": "%d", "train_loss": "%.6f", "val_loss": "%.6f"})  # fmt: skip

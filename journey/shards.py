@@ -1,4 +1,4 @@
-"""What `journey study --aggregate` and the seeds stage agree on: a stage that would train refuses."""
+"""What `journey study` and the seeds stage agree on: runs per config; under --aggregate, no training."""
 
 import os
 import re
@@ -7,6 +7,11 @@ import re
 NO_TRAINING = "JOURNEY_NO_TRAINING"
 NOT_PUSHED = "no shard pushed the runs of {}"
 MISSING = re.compile(NOT_PUSHED.format(r"([\w.-]+)"))
+
+
+def runs_per_config(n: int, n_per_source: int) -> int:
+    """How many runs the seeds stage trains per config: n varying every source, n_per_source per source."""
+    return n + 2 * n_per_source
 
 
 def training_forbidden() -> bool:

@@ -15,9 +15,9 @@ from pathlib import Path
 
 import yaml
 
-from journey.dvc import dvc, release_stale_locks, sh
+from journey.dvc import dvc, release_stale_locks, repro
 from journey.remote import require_remote
-from journey.shards import MISSING, NO_TRAINING, NOT_PUSHED
+from journey.shards import MISSING, NO_TRAINING, NOT_PUSHED, runs_per_config
 from stages.cli import Interrupted, UserError
 
 STUDY = Path("study")  # the study's DVC project, beside the notebooks' (the repository's root)
@@ -61,6 +61,22 @@ def study_configs() -> list[str]:
         raise UserError(f"{PARAMS}: cannot read its `configs` list ({error})") from None
 
 
+def stage_runs(configs: list[str]) -> dict[str, int]:
+    """How many runs each stage of `configs` trains (the report none), for the progress shown."""
+    try:
+        seeds = yaml.safe_load(PARAMS.read_text())["seeds"]
+        runs = runs_per_config(int(seeds["n"]), int(seeds["n_per_source"]))
+    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
+        runs = 1  # the seeds stage itself says what is wrong with the params
+    return {f"seeds@{config}": runs for config in configs} | {"report": 0}
+
+
+def study_repro(*args: str, label: str, configs: list[str], env: dict[str, str] | None = None,
+                check: bool = True):  # fmt: skip
+    """`dvc repro ARGS` in study/, showing runs done of runs planned on stderr."""
+    return repro(*args, label=label, sizes=stage_runs(configs), unit="run", cwd=STUDY, env=env, check=check)
+
+
 def run_shard(shard: int, shards: int, force: bool) -> None:
     """Train this shard's configs, then push their runs and the run-cache to the default remote."""
     require_remote(STUDY)
@@ -69,7 +85,8 @@ def run_shard(shard: int, shards: int, force: bool) -> None:
     if not configs:
         raise UserError(f"shard {shard}/{shards} has no configs: study/params.yaml lists {len(every)}")
     targets = [f"seeds@{config}" for config in configs]
-    print(dvc("repro", *(["--force"] if force else []), *targets, cwd=STUDY).strip())
+    label = f"study shard {shard}/{shards}"
+    print(study_repro(*(["--force"] if force else []), *targets, label=label, configs=configs).stdout.strip())
     print(dvc("push", "--run-cache", *targets, cwd=STUDY).strip())
     print(f"shard {shard}/{shards} pushed: {', '.join(configs)}")
 
@@ -78,7 +95,8 @@ def aggregate() -> None:
     """`dvc repro --pull` of the whole study with training forbidden; name every config not pushed."""
     require_remote(STUDY)
     env = {**os.environ, NO_TRAINING: "1"}
-    result = sh("dvc", "repro", "--pull", "--keep-going", cwd=STUDY, env=env, check=False)
+    label, configs = "study (from the shards' runs)", study_configs()
+    result = study_repro("--pull", "--keep-going", label=label, configs=configs, env=env, check=False)
     if missing := sorted(set(MISSING.findall(result.stdout + result.stderr))):
         raise UserError(
             f"{NOT_PUSHED.format(', '.join(missing))}; run `journey study --shard K/N` for the "
@@ -118,6 +136,7 @@ def run(args: argparse.Namespace) -> None:
     if args.aggregate:
         aggregate()
     else:
-        print(dvc("repro", *(["--force"] if args.force else []), cwd=STUDY).strip())
+        force = ["--force"] if args.force else []
+        print(study_repro(*force, label="study", configs=study_configs()).stdout.strip())
     print(f"\n{lessons_section(REPORT.read_text())}\n")
     print(f"{REPORT} has the whole report ({time.perf_counter() - started:.0f} s)")

@@ -53,14 +53,19 @@ def restore_hint() -> str:
     if not stage:
         return ""
     # DVC runs a stage in its dvc.yaml's folder; a pipeline outside the root is addressed by its file.
+    root = Path(os.environ.get("DVC_ROOT", ".")).resolve()
     try:
-        folder = Path.cwd().relative_to(Path(os.environ.get("DVC_ROOT", ".")).resolve())
+        folder = Path.cwd().relative_to(root)
     except ValueError:
         folder = Path()
     target = stage if folder == Path() else f"{folder / 'dvc.yaml'}:{stage}"
+    # A DVC project inside another (the study's, in study/) takes its commands in its own folder.
+    outer = next((parent for parent in root.parents if (parent / ".dvc").is_dir()), None)
+    command = f"dvc checkout {target}"
+    where = f"`cd {root.relative_to(outer)} && {command}`" if outer else f"`{command}`"
     hint = (
         f"\nnote: DVC removed the outputs of stage '{stage}' before running it; "
-        f"`dvc checkout {target}` brings back the last ones its lock records"
+        f"{where} brings back the last ones its lock records"
     )
     in_git = outputs_kept_in_git(Path("dvc.yaml"), stage)
     return hint + (f", and `git checkout HEAD -- {' '.join(in_git)}` those kept in git" if in_git else "")

@@ -14,6 +14,7 @@ from stages.io import Dataset, read_splits, write_table
 from stages.model import Stacked, save_model
 from stages.net import BiasCorrection, Moments, adam, forward, gradient, mean_loss
 from stages.params import DataParams, ModelParams, TrainParams, load_section
+from stages.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -54,6 +55,7 @@ def fit(
     weight_decay: float,
     epochs: int,
     batch_size: int,
+    progress: Progress | None = None,
 ) -> list[History]:
     """Adam on shuffled mini-batches (L2 through weight_decay), each copy on its own data, in the order
     and with the dropout masks of its own draws; stops with an error if the loss diverges."""
@@ -82,6 +84,8 @@ def fit(
                 raise _diverged(epoch, f"train loss {train_loss}", lr)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
+        if progress:
+            progress.advance()
     return histories
 
 
@@ -115,29 +119,35 @@ def train_copies(
     standardize: bool = False,
     device: str = "cpu",
     framework: str = "torch",
+    progress_label: str = "",
 ) -> tuple[list[nn.Sequential], list[History]]:
     """One MLP per (train, val, seed), trained side by side; copy k gets the bytes it would get alone.
 
     A seed sets the initial weights, the batch orders and the dropout masks (stages/draws.py). The
-    models come back on the CPU, as torch modules whatever the framework that trained them.
+    models come back on the CPU, as torch modules whatever the framework that trained them. With a
+    `progress_label`, the epochs are shown on stderr (stages/progress.py).
     """
     models = [initial_model(data.x, seed, hidden, activation, dropout, standardize)
               for data, seed in zip(trains, seeds, strict=True)]  # fmt: skip
     draws = [Draws(seed, hidden, dropout) for seed in seeds]
     options = {"loss": loss, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
                "batch_size": batch_size}  # fmt: skip
-    if framework == "jax":
-        return models, _jax_fit(models, draws, trains, vals, device=device, **options)
-    stacked = Stacked(models, resolve_device(device))
-    with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends with its own error instead
-        histories = fit(stacked, draws, trains, vals, **options)
+    # JAX trains the copies one after another, so each copy's epochs count.
+    total = epochs * (len(models) if framework == "jax" else 1)
+    with Progress(progress_label, total, "epoch") as progress:
+        if framework == "jax":
+            return models, _jax_fit(models, draws, trains, vals, device=device, progress=progress, **options)
+        stacked = Stacked(models, resolve_device(device))
+        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends with its own error
+            histories = fit(stacked, draws, trains, vals, progress=progress, **options)
     for index, model in enumerate(models):
         model.load_state_dict(stacked.unstacked(index))
     return models, histories
 
 
 def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[Dataset],
-             vals: Sequence[Dataset], *, device: str, **options) -> list[History]:  # fmt: skip
+             vals: Sequence[Dataset], *, device: str, progress: Progress,
+             **options) -> list[History]:  # fmt: skip
     """Train `models` in place with stages/train_jax.py, one after another; jax is an optional install."""
     if device == "cuda":
         raise UserError("train.framework jax runs on the CPU here (the jax extra installs CPU wheels); "
@@ -149,7 +159,7 @@ def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[D
                         "`pip install -e '.[jax]'`, or set train.framework to torch") from None  # fmt: skip
     histories = []
     for model, draw, train_data, val_data in zip(models, draws, trains, vals, strict=True):
-        trained = train_jax.fit(model, draw, train_data, val_data, **options)
+        trained = train_jax.fit(model, draw, train_data, val_data, progress=progress, **options)
         if not np.isfinite(trained.train_loss).all():
             epoch = int(np.argmin(np.isfinite(trained.train_loss))) + 1
             raise _diverged(epoch, f"train loss {trained.train_loss[epoch - 1]}", options["lr"])
@@ -184,6 +194,7 @@ def main() -> None:
         train_data, val_data, hidden=m.hidden, activation=m.activation, dropout=m.dropout,
         standardize=standardize, loss=t.loss, lr=t.lr, weight_decay=t.weight_decay,
         epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device, framework=t.framework,
+        progress_label="train",
     )  # fmt: skip
     save_model(model, args.model)
     write_history(args.history, history)

@@ -25,6 +25,7 @@ from stages.exact import Ops
 from stages.io import Dataset
 from stages.model import Stacked
 from stages.net import BiasCorrection, Layout, Moments, Recipe, adam, forward, gradient, mean_loss, unflatten
+from stages.progress import Progress
 
 jax.config.update("jax_platforms", "cpu")  # the extra installs CPU wheels: probe for nothing else
 
@@ -118,7 +119,8 @@ def schedule(corrections: BiasCorrection, count: int) -> np.ndarray:
 
 
 def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, *, loss: str, lr: float,
-        weight_decay: float, epochs: int, batch_size: int) -> Trained:  # fmt: skip
+        weight_decay: float, epochs: int, batch_size: int,
+        progress: Progress | None = None) -> Trained:  # fmt: skip
     """Train a copy of `model`'s weights with Adam on shuffled mini-batches in the order of `draws`."""
     stacked = Stacked([model])
     stats = {name: jnp.asarray(value) for name, value in stacked.stats.items()}
@@ -136,6 +138,9 @@ def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, *, los
             state, stats, data, order, keeps, schedule(corrections, batches), zero, **options
         )
         curves.append(losses)
+        if progress and progress.shown:
+            jax.block_until_ready(losses)  # JAX runs ahead of Python: count epochs done, not dispatched
+            progress.advance()
     train_loss, val_loss = np.asarray(jnp.array(curves)).T  # one transfer, not one per epoch and split
     params = {
         name: np.array(value[0]) for name, value in unflatten(np.asarray(state[0]), stacked.layout).items()

@@ -1,0 +1,78 @@
+"""Benchmark 11 (`progress`): the train stage with its progress shown, against the same with none.
+
+On a fresh clone of HEAD, after `dvc repro split` made the data:
+- the train stage's command, read from dvc.yaml, as `dvc repro` runs it, with JOURNEY_PROGRESS `off`,
+  `lines` (a log) and `live` (tqdm's bar, as on a terminal), its stderr to /dev/null; and
+- its training loop alone (`stages.train.train`), in one process, the same three ways.
+Interleaved, REPEATS each, the fastest kept: this 2-core VM's noise only ever adds time.
+"""
+
+import sys
+from pathlib import Path
+
+import yaml
+
+from benchmarks.common import clone_env, fresh_clone, measure, table, verdict
+
+PYTHON = sys.executable
+MODES = ("off", "lines", "live")
+REPEATS = 7
+TARGET = 1.02  # with progress ÷ without, at most
+
+LOOP = """
+import os, sys, time
+from pathlib import Path
+from stages.io import read_splits
+from stages.params import DataParams, ModelParams, TrainParams, load_section
+from stages.train import train
+
+params = Path("params.yaml")
+m, t = load_section(params, "model", ModelParams), load_section(params, "train", TrainParams)
+standardize = load_section(params, "data", DataParams).standardize
+data = read_splits(Path("data/train.csv"), Path("data/val.csv"))
+os.environ["JOURNEY_PROGRESS"] = sys.argv[1]
+start = time.perf_counter()
+train(*data, hidden=m.hidden, activation=m.activation, dropout=m.dropout, standardize=standardize,
+      loss=t.loss, lr=t.lr, weight_decay=t.weight_decay, epochs=t.epochs, batch_size=t.batch_size,
+      seed=t.seed, progress_label="train")
+print(f"LOOP_SECONDS={time.perf_counter() - start}")
+"""
+
+
+def stage_command(clone: Path) -> list[str]:
+    """The train stage's command line, from dvc.yaml."""
+    return yaml.safe_load((clone / "dvc.yaml").read_text())["stages"]["train"]["cmd"].split()
+
+
+def quiet(command: list[str]) -> list[str]:
+    """`command` with its stderr (the progress) to /dev/null, as the launcher runs it."""
+    return ["sh", "-c", '"$@" 2>/dev/null', "sh", *command]
+
+
+def best_times(clone: Path) -> dict[tuple[str, str], float]:
+    """The fastest of REPEATS interleaved runs: (stage or loop, mode) → seconds."""
+    best: dict[tuple[str, str], float] = {}
+    for _ in range(REPEATS):
+        for mode in MODES:
+            env = {**clone_env(clone), "JOURNEY_PROGRESS": mode}
+            stage = measure(quiet(stage_command(clone)), clone, env).seconds
+            loop = measure(quiet([PYTHON, "-c", LOOP, mode]), clone, env)
+            seconds = float(loop.output.rpartition("LOOP_SECONDS=")[2].split()[0])
+            for key, value in ((("stage", mode), stage), (("loop", mode), seconds)):
+                best[key] = min(best.get(key, float("inf")), value)
+    return best
+
+
+def report(workdir: Path) -> str:
+    """Benchmark 11 as a Markdown table."""
+    clone = fresh_clone(workdir, "progress")
+    measure(["dvc", "repro", "split"], clone, clone_env(clone))
+    best = best_times(clone)
+    rows = []
+    for what, label in (("stage", "train stage command (nb1-bce, 500 epochs)"), ("loop", "its loop alone")):
+        off = best[what, "off"]
+        for mode in ("lines", "live"):
+            ratio = best[what, mode] / off
+            times = [f"{off:.3f} s", f"{best[what, mode]:.3f} s"]
+            rows.append([label, mode, *times, f"{ratio:.3f}", f"≤ {TARGET}", verdict(ratio, TARGET, True)])
+    return table(["measure", "progress", "off", "on", "on ÷ off", "target", ""], rows)

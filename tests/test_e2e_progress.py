@@ -1,0 +1,94 @@
+"""End to end: long work shows its progress on stderr as it runs, through the real dvc and git.
+
+Each command's stderr is read line by line as it comes, noting whether the command was still running,
+so that progress shown only at the end would fail.
+"""
+
+import re
+import subprocess
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import commit_all, copy_repo, sh, tool_env
+
+pytestmark = pytest.mark.e2e
+CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but a tab or newline: \r, ANSI escapes
+
+
+def watch(repo: Path, *command: str, **env: str) -> list[tuple[bool, str]]:
+    """Run `command` with stderr piped (not a terminal); each stderr line, with whether the command
+    was still running when it came."""
+    process = subprocess.Popen(command, cwd=repo, env={**tool_env(), **env}, text=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
+    lines = [(process.poll() is None, line.rstrip("\n")) for line in process.stderr]
+    assert process.wait() == 0, "\n".join(line for _, line in lines)
+    return lines
+
+
+def partway(lines: list[tuple[bool, str]], label: str, unit: str) -> list[str]:
+    """Progress lines of `label` that say some but not all of its units are done, seen while running."""
+    pattern = re.compile(rf"{re.escape(label)}: (\d+)/(\d+) {unit}s, ")
+    return [line for running, line in lines
+            if running and (found := pattern.match(line)) and 0 < int(found[1]) < int(found[2])]  # fmt: skip
+
+
+def no_control_characters(lines: list[tuple[bool, str]]) -> bool:
+    return not any(CONTROL.search(line) for _, line in lines)
+
+
+def test_dvc_repro_shows_the_epochs_of_training_while_it_trains(repo):
+    lines = watch(repo, "dvc", "repro", JOURNEY_PROGRESS_SECONDS="0.2")
+    assert partway(lines, "train", "epoch"), lines
+    assert no_control_characters(lines)
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""  # the locked bytes
+
+
+@pytest.mark.parametrize("mode", ["live", "off"])
+def test_the_outputs_are_the_locked_bytes_with_a_live_bar_and_without_progress(repo, mode):
+    sh(repo, "dvc", "repro")
+    command = ["dvc", "repro", "--force", "--downstream", "train"]
+    env = {**tool_env(), "JOURNEY_PROGRESS": mode}
+    result = subprocess.run(command, cwd=repo, env=env, capture_output=True)
+    assert result.returncode == 0, result.stderr.decode()
+    assert (b"\r" in result.stderr) == (mode == "live")  # bytes: text mode would turn \r into \n
+    assert sh(repo, "git", "status", "--porcelain").stdout == ""  # dvc.lock: every output's hash unchanged
+
+
+@pytest.fixture
+def small_study(tmp_path: Path) -> Path:
+    """A copy with a study of 2 + 2 + 2 seeds over 100 epochs, and a folder remote."""
+    repo = copy_repo(tmp_path / "repo")
+    experiments = yaml.safe_load((repo / "experiments.yaml").read_text())
+    experiments["defaults"]["train"]["epochs"] = 100
+    (repo / "experiments.yaml").write_text(yaml.safe_dump(experiments, sort_keys=False))
+    params = yaml.safe_load((repo / "study/params.yaml").read_text())
+    params["seeds"].update(n=2, n_per_source=2)
+    (repo / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit_all(repo, "a small study")
+    sh(repo, "journey", "remote")
+    return repo
+
+
+def test_a_study_shard_shows_runs_done_of_runs_planned_and_the_stage_running(small_study):
+    lines = watch(small_study, "journey", "study", "--shard", "1/4", JOURNEY_PROGRESS_SECONDS="0.2")
+    text = [line for _, line in lines]
+    assert any(
+        re.fullmatch(r"study shard 1/4: 0/12 runs, \S+ elapsed \(seeds@nb1-bce\)", line) for line in text
+    )
+    assert any(line.startswith("study shard 1/4: 6/12 runs") and line.endswith("(seeds@nb2-bigger-model)")
+               for line in partway(lines, "study shard 1/4", "run")), text  # fmt: skip
+    assert partway(lines, "seeds@nb1-bce", "epoch"), text
+    assert no_control_characters(lines)
+    quiet = watch(small_study, "journey", "study", "--shard", "1/4", "--no-progress")
+    assert not [line for _, line in quiet if re.match(r"(study|seeds@)\S*.*: \d+/\d+ ", line)], quiet
+
+
+def test_journey_experiments_shows_which_experiment_runs_and_how_many_finished(small_study):
+    lines = watch(small_study, "journey", "experiments", "nb1-bce", "nb2-mse", "--jobs", "1")
+    text = [line for _, line in lines if line.startswith("experiments: ")]
+    assert text[0] == "experiments: 0/2 experiments, 00:00 elapsed", text
+    assert any(running and line.endswith("(running nb1-bce)") for running, line in lines), text
+    assert any(running and line.startswith("experiments: 1/2 experiments") for running, line in lines), text
+    assert re.fullmatch(r"experiments: 2/2 experiments, \S+ elapsed \(finished\)", text[-1]), text
+    assert no_control_characters(lines)
