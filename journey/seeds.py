@@ -12,6 +12,7 @@ Each row of the table holds the three seeds, so any run can be repeated alone wi
 import argparse
 import multiprocessing
 import os
+import sys
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -103,8 +104,11 @@ def seeds(config: Config, runs: list[Seeds], processes: int | None = None,
         return seeds_here(config, runs, progress_label)
     size = -(-len(runs) // processes)
     shares = [runs[start : start + size] for start in range(0, len(runs), size)]
-    # fork: a share starts at once, with what this process imported (spawn would import torch again)
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    # fork: a share starts at once, with what this process imported (spawn would import torch again).
+    # Not once JAX started here: its threads do not survive a fork, and a forked child's first JAX
+    # compilation then waits for them forever (the stage itself imports JAX only in the shares).
+    forkable = "fork" in multiprocessing.get_all_start_methods() and "jax" not in sys.modules
+    method = "fork" if forkable else "spawn"
     with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context(method)) as pool:
         labels = [progress_label] + [""] * (len(shares) - 1)
         done = list(pool.map(seeds_here, [config] * len(shares), shares, labels))

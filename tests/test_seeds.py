@@ -1,6 +1,9 @@
 """The study's seeds stage: seeds derived from one master seed, and a study run equal to a lone run."""
 
 import importlib.util
+import subprocess
+import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -84,3 +87,19 @@ def test_real_data_varies_only_the_split(source):
     (a, _), (b, _) = parts(config, first), parts(config, second)
     assert a.x.shape == b.x.shape and not np.array_equal(a.x, b.x)
     assert sorted(map(tuple, a.x.tolist())) != sorted(map(tuple, b.x.tolist()))
+
+
+@NEEDS_JAX
+def test_a_jax_config_trains_in_shares_after_jax_ran_in_the_same_process():
+    """JAX's threads do not survive a fork: shares forked after JAX ran would wait forever."""
+    script = (
+        "import jax, jax.numpy as jnp; jax.jit(lambda x: x + 1)(jnp.ones(2)).block_until_ready()\n"
+        "from journey.seeds import plan, seeds\n"
+        "from tests.test_seeds import SMALL\n"
+        "config = {**SMALL, 'train': {**SMALL['train'], 'framework': 'jax'}}\n"
+        "models, _, _ = seeds(config, plan(master=7, n=2, n_per_source=2), processes=2)\n"
+        "print(len(models))\n"
+    )
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
+                          cwd=Path(__file__).resolve().parents[1])  # fmt: skip
+    assert done.returncode == 0 and done.stdout.split()[-1] == "6", done.stderr
