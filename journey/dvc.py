@@ -81,9 +81,18 @@ class Streams:
             watch(line.rstrip("\n"))
 
     def _copy(self, stream) -> None:
+        pending = b""  # a line not yet ended: written whole, so that no line of ours cuts into it
         while chunk := stream.buffer.read1(4096):
             self.err.append(chunk)
-            sys.stderr.buffer.write(chunk)
+            end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
+            pending, ready = (chunk[end:], pending + chunk[:end]) if end else (pending + chunk, b"")
+            self._write(ready)
+        self._write(pending)
+
+    @staticmethod
+    def _write(data: bytes) -> None:
+        if data:
+            sys.stderr.buffer.write(data)  # one call: BufferedWriter's lock keeps it whole
             sys.stderr.buffer.flush()
 
     def wait(self) -> tuple[str, str]:

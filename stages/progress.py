@@ -90,7 +90,7 @@ class Progress:
         if self.bar is not None:
             self.bar.write(text, file=self.stream)
         else:
-            print(text, file=self.stream, flush=True)
+            self._print(text)
 
     def refresh(self) -> None:
         """Redraw the elapsed time (a live bar) or write a line if one is due (plain lines)."""
@@ -126,8 +126,13 @@ class Progress:
 
     def _line(self) -> None:
         if self.mode == "lines":
-            print(self.text(), file=self.stream, flush=True)
+            self._print(self.text())
             self.last_line = time.monotonic()
+
+    def _print(self, text: str) -> None:
+        # One write, so that another thread writing to the same stream cannot cut into the line.
+        self.stream.write(text + "\n")
+        self.stream.flush()
 
     def text(self) -> str:
         """`label: 120/500 epochs, 0:03 elapsed, ~0:09 left (what runs)`."""

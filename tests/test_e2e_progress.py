@@ -73,9 +73,8 @@ def small_study(tmp_path: Path) -> Path:
 def test_a_study_shard_shows_runs_done_of_runs_planned_and_the_stage_running(small_study):
     lines = watch(small_study, "journey", "study", "--shard", "1/4", JOURNEY_PROGRESS_SECONDS="0.2")
     text = [line for _, line in lines]
-    assert any(
-        re.fullmatch(r"study shard 1/4: 0/12 runs, \S+ elapsed \(seeds@nb1-bce\)", line) for line in text
-    )
+    first = re.compile(r"study shard 1/4: 0/12 runs, \S+ elapsed \(seeds@nb1-bce\)")
+    assert any(first.fullmatch(line) for line in text), text
     assert any(line.startswith("study shard 1/4: 6/12 runs") and line.endswith("(seeds@nb2-bigger-model)")
                for line in partway(lines, "study shard 1/4", "run")), text  # fmt: skip
     assert partway(lines, "seeds@nb1-bce", "epoch"), text
