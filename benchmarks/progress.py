@@ -4,7 +4,8 @@ On a fresh clone of HEAD, after `dvc repro split` made the data:
 - the train stage's command, read from dvc.yaml, as `dvc repro` runs it, with JOURNEY_PROGRESS `off`,
   `lines` (a log) and `live` (tqdm's bar, as on a terminal), its stderr to /dev/null; and
 - its training loop alone (`stages.train.train`), in one process, the same three ways.
-Interleaved, REPEATS each, the fastest kept: this 2-core VM's noise only ever adds time.
+Interleaved, REPEATS each, the fastest kept: this 2-core VM's noise only ever adds time. `off` is
+measured twice, as two series: their ratio is the noise floor that "within noise" is judged against.
 """
 
 import sys
@@ -15,8 +16,8 @@ import yaml
 from benchmarks.common import clone_env, fresh_clone, measure, table, verdict
 
 PYTHON = sys.executable
-MODES = ("off", "lines", "live")
-REPEATS = 7
+MODES = {"off": "off", "off, again": "off", "lines": "lines", "live": "live"}  # series → JOURNEY_PROGRESS
+REPEATS = 9
 TARGET = 1.02  # with progress ÷ without, at most
 
 LOOP = """
@@ -53,12 +54,12 @@ def best_times(clone: Path) -> dict[tuple[str, str], float]:
     """The fastest of REPEATS interleaved runs: (stage or loop, mode) → seconds."""
     best: dict[tuple[str, str], float] = {}
     for _ in range(REPEATS):
-        for mode in MODES:
+        for series, mode in MODES.items():
             env = {**clone_env(clone), "JOURNEY_PROGRESS": mode}
             stage = measure(quiet(stage_command(clone)), clone, env).seconds
             loop = measure(quiet([PYTHON, "-c", LOOP, mode]), clone, env)
             seconds = float(loop.output.rpartition("LOOP_SECONDS=")[2].split()[0])
-            for key, value in ((("stage", mode), stage), (("loop", mode), seconds)):
+            for key, value in ((("stage", series), stage), (("loop", series), seconds)):
                 best[key] = min(best.get(key, float("inf")), value)
     return best
 
@@ -71,8 +72,14 @@ def report(workdir: Path) -> str:
     rows = []
     for what, label in (("stage", "train stage command (nb1-bce, 500 epochs)"), ("loop", "its loop alone")):
         off = best[what, "off"]
-        for mode in ("lines", "live"):
-            ratio = best[what, mode] / off
-            times = [f"{off:.3f} s", f"{best[what, mode]:.3f} s"]
-            rows.append([label, mode, *times, f"{ratio:.3f}", f"≤ {TARGET}", verdict(ratio, TARGET, True)])
-    return table(["measure", "progress", "off", "on", "on ÷ off", "target", ""], rows)
+        noise = max(off, best[what, "off, again"]) / min(off, best[what, "off, again"])
+        for series in ("off, again", "lines", "live"):
+            ratio = best[what, series] / off
+            times = [f"{off:.3f} s", f"{best[what, series]:.3f} s", f"{ratio:.3f}"]
+            if series == "off, again":
+                rows.append([label, "off (the noise floor)", *times, "", ""])
+                continue
+            limit = max(TARGET, noise)
+            rows.append([label, series, *times, f"≤ {limit:.3f}", verdict(ratio, limit, True)])
+    return table(["measure", "progress", "off", "on", "on ÷ off", f"target: {TARGET} or the noise floor", ""],
+                 rows)  # fmt: skip
