@@ -52,7 +52,9 @@ configs = load_experiments(Path("experiments.yaml"))
 results = {}
 for name, epochs in json.loads(sys.argv[2]).items():
     config = configs[name]
-    d, s, m, t = config["data"], config["split"], config["model"], config["train"]
+    typed = not isinstance(config, dict)  # since the typed configs; dicts before
+    sections = config.plain() if typed else config
+    d, s, m, t = (sections[name] for name in ("data", "split", "model", "train"))
     train, val = parts(config, Seeds("all", 0, d["seed"] or 0, s["seed"], t["seed"]))
     options = {"loss": t["loss"], "lr": t["lr"], "weight_decay": t["weight_decay"],
                "batch_size": t["batch_size"]}
@@ -64,7 +66,12 @@ for name, epochs in json.loads(sys.argv[2]).items():
             draws = [Draws(t["seed"], m["hidden"], m["dropout"]) for _ in range(copies)]
             stacked = StackedMLP(models) if side == "before" else Stacked(models, torch.device("cpu"), how)
             start = time.perf_counter()
-            fit(stacked, draws, [train] * copies, [val] * copies, epochs=n_epochs, **options)
+            if typed:
+                import dataclasses
+                settings = dataclasses.replace(config.train, epochs=n_epochs)
+                fit(stacked, draws, [train] * copies, [val] * copies, settings)
+            else:
+                fit(stacked, draws, [train] * copies, [val] * copies, epochs=n_epochs, **options)
             return time.perf_counter() - start
         seconds(1)
         steps = epochs * -(-len(train.y) // t["batch_size"])

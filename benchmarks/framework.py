@@ -11,6 +11,7 @@ side in one run, on the same data, initial weights and batch order:
   nb2-jax: imports and compilation included. Best of 3, interleaved.
 """
 
+import dataclasses
 import time
 from pathlib import Path
 
@@ -20,33 +21,29 @@ import yaml
 
 from benchmarks.common import clone_env, fresh_clone, measure, table
 from benchmarks.scale import stage_commands
-from journey.configs import ALL, Config, load_experiments
+from journey.configs import ALL, load_experiments
 from journey.seeds import Seeds, parts
 from stages import train_jax
 from stages.draws import Draws, initial_model
 from stages.io import Dataset
 from stages.model import Stacked
 from stages.net import BiasCorrection
+from stages.params import Params
 from stages.train import train
 
 NAMES = ("nb1-bce", "nb2-mse", "nb4-dropout", "nb7-breast-cancer")
 REPEATS = 3
 
 
-def data_of(config: Config) -> tuple[Dataset, Dataset]:
+def data_of(config: Params) -> tuple[Dataset, Dataset]:
     """The config's own train and validation splits."""
-    d, s, t = config["data"], config["split"], config["train"]
-    return parts(config, Seeds("all", 0, d["seed"] or 0, s["seed"], t["seed"]))
+    return parts(config, Seeds("all", 0, config.data.seed or 0, config.split.seed, config.train.seed))
 
 
-def seconds(config: Config, data: tuple[Dataset, Dataset], framework: str) -> float:
+def seconds(config: Params, data: tuple[Dataset, Dataset], framework: str) -> float:
     """Wall time of one `train` call with the config's params."""
-    m, t = config["model"], config["train"]
     start = time.perf_counter()
-    train(*data, hidden=m["hidden"], activation=m["activation"], dropout=m["dropout"],
-          standardize=config["data"]["standardize"], loss=t["loss"], lr=t["lr"],
-          weight_decay=t["weight_decay"], epochs=t["epochs"], batch_size=t["batch_size"], seed=t["seed"],
-          framework=framework)  # fmt: skip
+    train(*data, dataclasses.replace(config, train=dataclasses.replace(config.train, framework=framework)))
     return time.perf_counter() - start
 
 
@@ -61,7 +58,7 @@ def in_process() -> list[list[str]]:
         for _ in range(REPEATS):
             for framework in best:
                 best[framework] = min(best[framework], seconds(configs[name], data, framework))
-        epochs = configs[name]["train"]["epochs"]
+        epochs = configs[name].train.epochs
         jax = f"{best['jax']:.2f} s (first call {first:.2f} s)"
         ratio = f"{best['torch'] / best['jax']:.1f}"
         label = f"`train` in one process, {name} ({epochs} epochs)"
@@ -69,10 +66,10 @@ def in_process() -> list[list[str]]:
     return rows
 
 
-def step_by_step(config: Config, data: tuple[Dataset, Dataset]) -> float:
+def step_by_step(config: Params, data: tuple[Dataset, Dataset]) -> float:
     """Wall time of training with `train_jax.step` called per batch from Python: no dropout, and
     without the per-epoch losses the JAX path also computes."""
-    m, t = config["model"], config["train"]
+    m, t = config.plain()["model"], config.plain()["train"]
     train_data = data[0]
     model = initial_model(train_data.x, t["seed"], m["hidden"], m["activation"])
     draws = Draws(t["seed"], m["hidden"], 0.0)
@@ -110,7 +107,7 @@ def stage_process(workdir: Path) -> list[str]:
     """The train stage's command (dvc.yaml's) for nb2-mse, then again in JAX, in a new process each:
     best of REPEATS."""
     clone = fresh_clone(workdir, "framework")
-    config = load_experiments(clone / "experiments.yaml", ALL)["nb2-mse"]
+    config = load_experiments(clone / "experiments.yaml", ALL)["nb2-mse"].plain()
     (clone / "params.yaml").write_text(yaml.safe_dump(config))
     commands, env = stage_commands(clone), clone_env(clone)
     measure(commands["generate"], clone, env)

@@ -24,18 +24,14 @@ LOOP = """
 import os, sys, time
 from pathlib import Path
 from stages.io import read_splits
-from stages.params import DataParams, ModelParams, TrainParams, load_section
+from stages.params import load_params
 from stages.train import train
 
-params = Path("params.yaml")
-m, t = load_section(params, "model", ModelParams), load_section(params, "train", TrainParams)
-standardize = load_section(params, "data", DataParams).standardize
+params = load_params(Path("params.yaml"))
 data = read_splits(Path("data/train.csv"), Path("data/val.csv"))
 os.environ["JOURNEY_PROGRESS"] = sys.argv[1]
 start = time.perf_counter()
-train(*data, hidden=m.hidden, activation=m.activation, dropout=m.dropout, standardize=standardize,
-      loss=t.loss, lr=t.lr, weight_decay=t.weight_decay, epochs=t.epochs, batch_size=t.batch_size,
-      seed=t.seed, progress_label="train")
+train(*data, params, progress_label="train")
 print(f"LOOP_SECONDS={time.perf_counter() - start}")
 """
 

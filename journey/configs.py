@@ -2,23 +2,20 @@
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import yaml
 
 from stages.cli import UserError
-from stages.params import SECTIONS, parse_section
+from stages.params import SECTIONS, Params, parse_params
 
 NOTEBOOKS = ("experiments",)
 ALL = ("experiments", "next_experiments")  # `--all`: the README's results table
 EVERY_NAMED = (*ALL, "study_configs")  # any of these may be run by name
 
-Config = dict[str, dict[str, Any]]  # section → key → value: a whole params.yaml
-
-
-def load_experiments(path: Path, groups: tuple[str, ...] = NOTEBOOKS) -> dict[str, Config]:
+def load_experiments(path: Path, groups: tuple[str, ...] = NOTEBOOKS) -> dict[str, Params]:
     """Full params of each experiment in these groups of experiments.yaml: `defaults` updated
-    section by section with the experiment's changes, then validated."""
+    section by section with the experiment's changes, then validated and typed (`lr: "1e-3"` is the
+    number 0.001, as the stages read it)."""
     try:
         document = yaml.safe_load(path.read_text())
         defaults, experiments = document["defaults"], dict(document["experiments"])
@@ -31,14 +28,12 @@ def load_experiments(path: Path, groups: tuple[str, ...] = NOTEBOOKS) -> dict[st
     return {name: _resolve(path, name, defaults, changes or {}) for name, changes in experiments.items()}
 
 
-def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> Config:
+def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> Params:
     unknown = set(changes) - set(SECTIONS)
     if unknown:
         raise UserError(f"{path}: {name}: unknown sections {sorted(unknown)}; known: {', '.join(SECTIONS)}")
     config = {section: {**defaults.get(section, {}), **changes.get(section, {})} for section in SECTIONS}
-    for section, schema in SECTIONS.items():
-        parse_section(config[section], schema, f"{path}: {name}.{section}")
-    return config
+    return parse_params(config, f"{path}: {name}")
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from journey.configs import ALL, EVERY_NAMED, NOTEBOOKS, Config, load_experiments
+from journey.configs import ALL, EVERY_NAMED, NOTEBOOKS, load_experiments
 from journey.dvc import (
     dvc,
     finished_experiments,
@@ -23,6 +23,7 @@ from journey.dvc import (
     uncommitted_changes,
 )
 from stages.cli import Interrupted, UserError
+from stages.params import Params
 from stages.progress import Progress
 
 POLL_SECONDS = 5.0  # each `dvc queue status` costs a second of CPU that the workers need
@@ -35,23 +36,23 @@ DIED = "Died"  # the state given to a task whose run died once too often
 HIDDEN_COLUMNS = r"^(Created|State|Executor)$|^(stages|journey|data|models|study)/"
 
 
-def set_param_args(config: Config) -> list[str]:
+def set_param_args(config: Params) -> list[str]:
     """`-S section.key=value` for every param, so nothing comes from the workspace's params.yaml."""
     args = []
-    for section, values in config.items():
+    for section, values in config.plain().items():
         for key, value in values.items():
             text = value if isinstance(value, str) else json.dumps(value)
             args += ["-S", f"{section}.{key}={text}"]
     return args
 
 
-def up_to_date(experiments: dict[str, Config]) -> list[str]:
+def up_to_date(experiments: dict[str, Params]) -> list[str]:
     """Names that already have a finished experiment on HEAD with exactly these params: nothing to run."""
     finished = {
         name: (rev.get("data") or {}).get("params", {}).get("params.yaml", {}).get("data")
         for name, rev in finished_experiments().items()
     }
-    return [name for name, config in experiments.items() if finished.get(name) == config]
+    return [name for name, config in experiments.items() if finished.get(name) == config.plain()]
 
 
 def clear_previous(names: list[str]) -> None:
@@ -181,7 +182,7 @@ def raise_if_failed(failed: dict[str, str]) -> None:
         raise UserError(f"{len(failed)} experiment(s) failed: {', '.join(failed)}\n{reports}")
 
 
-def run_experiments(experiments: dict[str, Config], jobs: int, force: bool = False) -> dict[str, str]:
+def run_experiments(experiments: dict[str, Params], jobs: int, force: bool = False) -> dict[str, str]:
     """Queue every experiment not already up to date, run the queue to the end; return those that failed
     (name → state). On Ctrl-C, stop what it started and say so."""
     done = [] if force or uncommitted_changes() else up_to_date(experiments)

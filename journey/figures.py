@@ -19,8 +19,9 @@ import matplotlib.pyplot as plt
 from journey.seeds import Seeds, by_index, load_config, parts
 from journey.stats import summarize
 from stages.generate import BALANCE_OFFSET, rule_plane
-from stages.io import write_atomic
+from stages.io import read_history, write_atomic
 from stages.model import build_mlp, predict
+from stages.params import Params
 
 METRIC_LABELS = {
     "accuracy": "accuracy",
@@ -53,10 +54,6 @@ def save(figure, path: Path) -> None:
     write_atomic(path, png.getvalue())
 
 
-def _history(runs: Path, config: str) -> np.ndarray:
-    return np.loadtxt(runs / config / "history.csv", delimiter=",", skiprows=1, ndmin=2)
-
-
 def loss_curves(runs: Path, configs: dict, lessons: list):
     """Per lesson, the mean over seeds of each config's train (dashed) and validation (solid) loss.
 
@@ -65,14 +62,14 @@ def loss_curves(runs: Path, configs: dict, lessons: list):
     figure, axes = plt.subplots(1, len(lessons), figsize=(5.5 * len(lessons), 4.4), dpi=100, squeeze=False)
     for ax, lesson in zip(axes[0], lessons, strict=True):
         names = lesson.configs()
-        losses = sorted({configs[config]["train"]["loss"] for config in names})
+        losses = sorted({configs[config].train.loss for config in names})
         y_axes = {loss: ax if index == 0 else ax.twinx() for index, loss in enumerate(losses)}
         for index, config in enumerate(names):
-            loss = configs[config]["train"]["loss"]
-            mean = _history(runs, config)
-            target = y_axes[loss]
-            target.plot(mean[:, 0], mean[:, 2], color=f"C{index}", label=f"{config} validation")
-            target.plot(mean[:, 0], mean[:, 1], color=f"C{index}", linestyle="--", label=f"{config} train")
+            loss = configs[config].train.loss
+            mean = read_history(runs / config / "history.csv")
+            epochs, target = np.arange(1, len(mean.train_loss) + 1, dtype=np.float64), y_axes[loss]
+            target.plot(epochs, mean.val_loss, color=f"C{index}", label=f"{config} validation")
+            target.plot(epochs, mean.train_loss, color=f"C{index}", linestyle="--", label=f"{config} train")
         for loss, target in y_axes.items():
             target.set_ylabel(f"{loss.upper()} loss")
         handles = [h for target in y_axes.values() for h in target.get_legend_handles_labels()[0]]
@@ -109,21 +106,21 @@ def metric_bars(tables: dict):
     return figure
 
 
-def _first_run(runs: Path, config: dict, name: str, row: dict):
+def _first_run(runs: Path, config: Params, name: str, row: dict):
     """The model and validation split of the config's first run (row 0 of its table)."""
-    m = config["model"]
-    net = build_mlp(int(config["data"]["n_features"] or 30), m["hidden"], m["activation"], m["dropout"],
-                    config["data"]["standardize"])  # fmt: skip
-    stacked = load_tensors((runs / name / "models.safetensors").read_bytes())
-    net.load_state_dict({key: tensor[0] for key, tensor in stacked.items()})
     seeds = Seeds(row["source"], int(row["index"]), int(row["data_seed"]), int(row["split_seed"]),
                   int(row["train_seed"]))  # fmt: skip
-    return net.eval(), parts(config, seeds)[1]
+    val = parts(config, seeds)[1]
+    m = config.model
+    net = build_mlp(val.x.shape[1], m.hidden, m.activation, m.dropout, config.data.standardize)
+    stacked = load_tensors((runs / name / "models.safetensors").read_bytes())
+    net.load_state_dict({key: tensor[0] for key, tensor in stacked.items()})
+    return net.eval(), val
 
 
 def decision_boundaries(runs: Path, all_configs: dict, tables: dict):
     """Each config's first model: P(y = 1) over the rule's plane, its 0.5 contour, the true rule."""
-    configs = [c for c in tables if all_configs[c]["data"]["source"] == "synthetic"]
+    configs = [c for c in tables if all_configs[c].data.source == "synthetic"]
     columns = min(4, len(configs))
     rows = -(-len(configs) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.8 * rows), dpi=100, squeeze=False)

@@ -22,16 +22,16 @@ import torch
 from safetensors.torch import save as save_tensors
 from torch import nn
 
-from journey.configs import EVERY_NAMED, Config, load_experiments
+from journey.configs import EVERY_NAMED, load_experiments
 from journey.shards import NOT_PUSHED, training_forbidden
 from stages.cli import UserError, run
 from stages.evaluate import evaluate
-from stages.generate import generate, load_real
-from stages.io import Dataset, write_atomic, write_table
+from stages.generate import dataset
+from stages.io import Dataset, History, write_atomic, write_history
 from stages.model import count_params, predict
-from stages.params import read_params_file, rule, section_of
+from stages.params import Params, read_params_file, rule, section_of
 from stages.split import split
-from stages.train import History, train_copies
+from stages.train import train_copies
 
 STUDY_SECTIONS = ("configs", "seeds", "report")  # of study/params.yaml
 SOURCES = ("all", "data+split", "init+order")  # what a seed varies
@@ -80,17 +80,13 @@ def plan(master: int, n: int, n_per_source: int) -> list[Seeds]:
     return runs
 
 
-def parts(config: Config, seeds: Seeds) -> tuple[Dataset, Dataset]:
-    """The train and validation splits of one run, as the generate and split stages would write them."""
-    d = config["data"]
-    if d["source"] == "synthetic":
-        data = generate(seeds.data, d["n_samples"], d["n_features"], d["noise"])
-    else:
-        data = load_real(d["source"])  # a fixed dataset: only the split varies its rows
-    return split(data, config["split"]["val_fraction"], seeds.split)
+def parts(config: Params, seeds: Seeds) -> tuple[Dataset, Dataset]:
+    """The train and validation splits of one run: the generate and split stages' own functions, with
+    the run's seeds (a real dataset's rows are fixed: only its split varies)."""
+    return split(dataset(config.data, seeds.data), config.split.val_fraction, seeds.split)
 
 
-def seeds(config: Config, runs: list[Seeds], processes: int | None = None,
+def seeds(config: Params, runs: list[Seeds], processes: int | None = None,
           progress_label: str = "") -> tuple[list, list, list]:  # fmt: skip
     """Train and evaluate every run of `config`; return the models, their curves and their metrics.
 
@@ -115,24 +111,17 @@ def seeds(config: Config, runs: list[Seeds], processes: int | None = None,
     return tuple([item for share in done for item in share[part]] for part in range(3))
 
 
-def seeds_here(config: Config, runs: list[Seeds], progress_label: str = "") -> tuple[list, list, list]:
+def seeds_here(config: Params, runs: list[Seeds], progress_label: str = "") -> tuple[list, list, list]:
     """Train every run of `config` side by side; return the models, their curves and their metrics."""
     splits = [parts(config, entry) for entry in runs]
-    m, t = config["model"], config["train"]
-    models, histories = train_copies(
-        [train for train, _ in splits], [val for _, val in splits], seeds=[entry.train for entry in runs],
-        hidden=m["hidden"], activation=m["activation"], dropout=m["dropout"],
-        standardize=config["data"]["standardize"], loss=t["loss"], lr=t["lr"],
-        weight_decay=t["weight_decay"], epochs=t["epochs"], batch_size=t["batch_size"], device=t["device"],
-        framework=t["framework"], progress_label=progress_label,
-    )  # fmt: skip
-    synthetic = config["data"]["source"] == "synthetic"
+    trains, vals = [train for train, _ in splits], [val for _, val in splits]
+    models, histories = train_copies(trains, vals, [entry.train for entry in runs], config, progress_label)
+    synthetic = config.data.source == "synthetic"
     documents = []
     for model, history, (train, val) in zip(models, histories, splits, strict=True):
-        curves = np.column_stack([np.arange(1, len(history.train_loss) + 1), history.train_loss,
-                                  history.val_loss])  # fmt: skip
         probs = [predict(model, part.x).astype(np.float64) for part in (train, val)]
-        documents.append(evaluate(count_params(model), t["loss"], train, val, *probs, curves, synthetic))
+        size, loss = count_params(model), config.train.loss
+        documents.append(evaluate(size, loss, train, val, *probs, history, synthetic))
     return models, histories, documents
 
 
@@ -170,12 +159,12 @@ def format_rows(rows: list[dict]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def mean_curves(histories: list[History], runs: list[Seeds]) -> dict[str, np.ndarray]:
-    """Epoch, and the train and validation loss per epoch averaged over the seeds that vary everything."""
+def mean_curves(histories: list[History], runs: list[Seeds]) -> History:
+    """The train and validation loss per epoch averaged over the seeds that vary everything."""
     kept = [history for history, entry in zip(histories, runs, strict=True) if entry.source == "all"]
     train = np.mean([history.train_loss for history in kept], axis=0)
     val = np.mean([history.val_loss for history in kept], axis=0)
-    return {"epoch": np.arange(1, len(train) + 1), "train_loss": train, "val_loss": val}
+    return History(train_loss=train.tolist(), val_loss=val.tolist())
 
 
 def stacked_state(models: list[nn.Sequential]) -> dict[str, torch.Tensor]:
@@ -184,7 +173,7 @@ def stacked_state(models: list[nn.Sequential]) -> dict[str, torch.Tensor]:
     return {name: torch.stack([state[name] for state in states]).contiguous() for name in states[0]}
 
 
-def load_config(experiments: Path, name: str) -> Config:
+def load_config(experiments: Path, name: str) -> Params:
     """The full params of config `name` of experiments.yaml."""
     configs = load_experiments(experiments, EVERY_NAMED)
     if name not in configs:
@@ -211,8 +200,7 @@ def main() -> None:
     torch.use_deterministic_algorithms(True)
     models, histories, documents = seeds(config, runs, progress_label=f"seeds@{args.config}")
     write_atomic(args.out / "seeds.csv", format_rows(table_rows(args.config, runs, documents)).encode())
-    write_table(args.out / "history.csv", mean_curves(histories, runs),
-                {"epoch": "%d", "train_loss": "%.6f", "val_loss": "%.6f"})  # fmt: skip
+    write_history(args.out / "history.csv", mean_curves(histories, runs))
     write_atomic(args.out / "models.safetensors", save_tensors(stacked_state(models)))
 
 

@@ -6,9 +6,9 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from stages.cli import UserError, parse_paths, run
+from stages.cli import parse_paths, run
 from stages.diagnosis import diagnose
-from stages.io import Dataset, read_splits, write_atomic, write_json, write_table
+from stages.io import Dataset, History, read_history, read_splits, write_atomic, write_json, write_table
 from stages.metrics import accuracy, brier, f1, log_loss, roc_auc
 from stages.model import count_params, load_model, predict
 from stages.params import DataParams, ModelParams, TrainParams, load_section
@@ -46,7 +46,7 @@ def evaluate(
     val: Dataset,
     train_prob: np.ndarray,
     val_prob: np.ndarray,
-    history: np.ndarray,
+    history: History,
     synthetic: bool = True,
 ) -> dict:
     """The metrics document: size, the objective on both splits, validation metrics, the fit diagnosis."""
@@ -54,8 +54,8 @@ def evaluate(
     validation = classification_metrics(val, val_prob, synthetic)
     base_rate = np.full(len(train.y), np.count_nonzero(train.y) / len(train.y))
     fit = diagnose(
-        history[:, 1],
-        history[:, 2],
+        history.train_loss,
+        history.val_loss,
         accuracy=validation["accuracy"],
         noise_ceiling=validation["noise_ceiling_accuracy"],
         constant_loss=float(objective(train.y, base_rate)),
@@ -86,18 +86,7 @@ def write_confusion(path: Path, data: Dataset, prob: np.ndarray) -> None:
     write_table(path, {"actual": data.y, "predicted": predicted}, {"actual": "%d", "predicted": "%d"})
 
 
-def read_history(path: Path) -> np.ndarray:
-    """The train stage's loss curves as rows of epoch, train_loss, val_loss."""
-    try:
-        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
-    except (FileNotFoundError, ValueError) as error:
-        raise UserError(f"{path}: missing or corrupt ({error}); run `dvc repro train`") from None
-    if table.shape[1] != 3 or table.shape[0] == 0:
-        raise UserError(f"{path}: expected columns epoch,train_loss,val_loss; run `dvc repro train`")
-    return table
-
-
-def plot_history(path: Path, history: np.ndarray, loss: str) -> None:
+def plot_history(path: Path, history: History, loss: str) -> None:
     """Train and validation loss per epoch, as a PNG."""
     import matplotlib
 
@@ -105,8 +94,9 @@ def plot_history(path: Path, history: np.ndarray, loss: str) -> None:
     import matplotlib.pyplot as plt
 
     figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
-    axes.plot(history[:, 0], history[:, 1], label="train")
-    axes.plot(history[:, 0], history[:, 2], label="validation")
+    epochs = np.arange(1, len(history.train_loss) + 1, dtype=np.float64)
+    axes.plot(epochs, history.train_loss, label="train")
+    axes.plot(epochs, history.val_loss, label="validation")
     axes.set(xlabel="epoch", ylabel=f"{loss.upper()} loss", title="Loss per epoch")
     axes.grid(alpha=0.3)
     axes.legend()

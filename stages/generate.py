@@ -44,15 +44,18 @@ def load_real(source: str) -> Dataset:
     return Dataset(x=x.astype(np.float32), y=y.astype(np.int64), y_clean=y.astype(np.int64))
 
 
+def dataset(p: DataParams, seed: int | None = None) -> Dataset:
+    """The rows the `data` params ask for: synthetic ones from `seed` (by default `p.seed`), or a real
+    dataset, whose rows are fixed."""
+    if p.source == "synthetic":
+        return generate(p.seed if seed is None else seed, p.n_samples, p.n_features, p.noise)
+    return load_real(p.source)
+
+
 def main() -> None:
     """Read the `data` params and write the dataset to --out."""
     args = parse_paths(__doc__, "out")
-    p = load_section(args.params, "data", DataParams)
-    if p.source == "synthetic":
-        data = generate(p.seed, p.n_samples, p.n_features, p.noise)
-    else:
-        data = load_real(p.source)
-    write_dataset(args.out, data)
+    write_dataset(args.out, dataset(load_section(args.params, "data", DataParams)))
 
 
 if __name__ == "__main__":

@@ -123,3 +123,33 @@ def read_dataset(path: Path) -> Dataset:
         raise UserError(f"{path}: labels y and y_clean must be 0 or 1; {fix}")
     x = table[:, :-2].astype(np.float32)
     return Dataset(x=x, y=labels[:, 0].astype(np.int64), y_clean=labels[:, 1].astype(np.int64))
+
+
+@dataclass(frozen=True)
+class History:
+    """Loss on the whole train and validation sets after each epoch (epoch 1 first)."""
+
+    train_loss: list[float]
+    val_loss: list[float]
+
+
+HISTORY_FORMATS = {"epoch": "%d", "train_loss": "%.6f", "val_loss": "%.6f"}  # history.csv's columns
+
+
+def write_history(path: Path, history: History) -> None:
+    """The loss curves as CSV: epoch, train_loss, val_loss."""
+    epochs = np.arange(1, len(history.train_loss) + 1)
+    columns = {"epoch": epochs, "train_loss": history.train_loss, "val_loss": history.val_loss}
+    write_table(path, columns, HISTORY_FORMATS)
+
+
+def read_history(path: Path) -> History:
+    """The loss curves write_history wrote, as it rounded them."""
+    try:
+        header = path.open().readline().strip().split(",")
+        table = np.loadtxt(path, delimiter=",", skiprows=1, ndmin=2)
+    except (OSError, ValueError) as error:
+        raise UserError(f"{path}: missing or corrupt ({error}); run `dvc repro train`") from None
+    if header != list(HISTORY_FORMATS) or table.shape[0] == 0:
+        raise UserError(f"{path}: expected columns {','.join(HISTORY_FORMATS)}; run `dvc repro train`")
+    return History(train_loss=table[:, 1].tolist(), val_loss=table[:, 2].tolist())

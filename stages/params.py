@@ -96,6 +96,23 @@ SECTIONS = {"data": DataParams, "split": SplitParams, "model": ModelParams, "tra
 Section = TypeVar("Section")
 
 
+@dataclass(frozen=True)
+class Params:
+    """A whole params.yaml, typed: what a stage, an experiment or a study run is configured by."""
+
+    data: DataParams
+    split: SplitParams
+    model: ModelParams
+    train: TrainParams
+
+    def plain(self) -> dict[str, dict[str, Any]]:
+        """As params.yaml writes it (and `dvc exp show` reads it): one hidden layer as a number."""
+        document = dataclasses.asdict(self)
+        hidden = document["model"]["hidden"]
+        document["model"]["hidden"] = hidden[0] if len(hidden) == 1 else list(hidden)
+        return document
+
+
 def read_params_file(path: Path, known: tuple[str, ...] = tuple(SECTIONS)) -> dict[str, Any]:
     """Read a params file as a mapping of the `known` sections, or raise a UserError that says what
     is wrong with it."""
@@ -111,10 +128,16 @@ def read_params_file(path: Path, known: tuple[str, ...] = tuple(SECTIONS)) -> di
     return document
 
 
-def params(path: Path) -> dict[str, Any]:
+def load_params(path: Path) -> Params:
     """Every section of the params file, validated and typed; unknown sections and keys are errors."""
     document = read_params_file(path)
-    return {name: section_of(document, path, name, schema) for name, schema in SECTIONS.items()}
+    return Params(**{name: section_of(document, path, name, schema) for name, schema in SECTIONS.items()})
+
+
+def parse_params(document: dict[str, dict[str, Any]], where: str) -> Params:
+    """A mapping of the four sections (one experiment of experiments.yaml, say), validated and typed."""
+    return Params(**{name: parse_section(document[name], schema, f"{where}.{name}")
+                     for name, schema in SECTIONS.items()})  # fmt: skip
 
 
 def load_section(path: Path, name: str, schema: type[Section]) -> Section:
@@ -248,7 +271,7 @@ VALID = b"params.yaml passed the schema in stages/params.py\n"
 def main() -> None:
     """Check every section of --params against the schema; write --out, the same bytes whenever valid."""
     args = parse_paths(__doc__.splitlines()[0], "out")
-    params(args.params)
+    load_params(args.params)
     write_atomic(args.out, VALID)
 
 

@@ -2,7 +2,6 @@
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -10,19 +9,11 @@ from torch import nn
 
 from stages.cli import UserError, parse_paths, run
 from stages.draws import Draws, initial_model
-from stages.io import Dataset, read_splits, write_table
+from stages.io import Dataset, History, read_splits, write_history
 from stages.model import Stacked, save_model
 from stages.net import BiasCorrection, Moments, adam, forward, gradient, mean_loss
-from stages.params import DataParams, ModelParams, TrainParams, load_section
+from stages.params import Params, TrainParams, load_params
 from stages.progress import Progress
-
-
-@dataclass(frozen=True)
-class History:
-    """Loss on the whole train and validation sets after each epoch."""
-
-    train_loss: list[float]
-    val_loss: list[float]
 
 
 def stacked_arrays(stacked: Stacked, parts: Sequence[Dataset]) -> tuple:
@@ -49,12 +40,7 @@ def fit(
     draws: Sequence[Draws],
     trains: Sequence[Dataset],
     vals: Sequence[Dataset],
-    *,
-    loss: str,
-    lr: float,
-    weight_decay: float,
-    epochs: int,
-    batch_size: int,
+    t: TrainParams,
     progress: Progress | None = None,
 ) -> list[History]:
     """Adam on shuffled mini-batches (L2 through weight_decay), each copy on its own data, in the order
@@ -64,24 +50,25 @@ def fit(
     copies = stacked.place(np.arange(len(trains))[:, None])
     zeros = stacked.place(np.zeros(stacked.flat.shape, np.float32))
     moments = Moments(zeros, zeros)
-    corrections = BiasCorrection(lr)
+    corrections = BiasCorrection(t.lr)
     histories = [History(train_loss=[], val_loss=[]) for _ in trains]
-    for epoch in range(1, epochs + 1):
-        drawn = [d.epoch(y.shape[1], batch_size) for d in draws]
+    for epoch in range(1, t.epochs + 1):
+        drawn = [d.epoch(y.shape[1], t.batch_size) for d in draws]
         # One gather per epoch, then the batches are views.
         order = stacked.place(torch.stack([e.order for e in drawn]))
         x_epoch, y_epoch = x[copies, order], y[copies, order]
-        for index, start in enumerate(range(0, y.shape[1], batch_size)):
-            batch = slice(start, start + batch_size)
+        for index, start in enumerate(range(0, y.shape[1], t.batch_size)):
+            batch = slice(start, start + t.batch_size)
             masks = zip(*(e.keeps[index] for e in drawn), strict=True)  # per layer, one per copy
             keeps = [stacked.place(torch.stack(layer).float()) for layer in masks]
             grad = gradient(ops, stacked.steps, stacked.layout, stacked.flat, stacked.stats,
-                            x_epoch[:, batch], y_epoch[:, batch], keeps, loss)  # fmt: skip
-            stacked.flat, moments = adam(ops, stacked.flat, grad, moments, weight_decay, *corrections.next())
-        losses = zip(_loss_on(stacked, loss, x, y), _loss_on(stacked, loss, x_val, y_val), strict=True)
+                            x_epoch[:, batch], y_epoch[:, batch], keeps, t.loss)  # fmt: skip
+            step = corrections.next()
+            stacked.flat, moments = adam(ops, stacked.flat, grad, moments, t.weight_decay, *step)
+        losses = zip(_loss_on(stacked, t.loss, x, y), _loss_on(stacked, t.loss, x_val, y_val), strict=True)
         for history, (train_loss, val_loss) in zip(histories, losses, strict=True):
             if not math.isfinite(train_loss):
-                raise _diverged(epoch, f"train loss {train_loss}", lr)
+                raise _diverged(epoch, f"train loss {train_loss}", t.lr)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
         if progress:
@@ -103,53 +90,36 @@ def _loss_on(stacked: Stacked, loss: str, x, y) -> list[float]:
     return [float(value) for value in mean_loss(stacked.ops, loss, p, y)]
 
 
-def train_copies(
-    trains: Sequence[Dataset],
-    vals: Sequence[Dataset],
-    *,
-    seeds: Sequence[int],
-    hidden: int | tuple[int, ...],
-    loss: str,
-    lr: float,
-    weight_decay: float,
-    epochs: int,
-    batch_size: int,
-    activation: str = "relu",
-    dropout: float = 0.0,
-    standardize: bool = False,
-    device: str = "cpu",
-    framework: str = "torch",
-    progress_label: str = "",
-) -> tuple[list[nn.Sequential], list[History]]:
+def train_copies(trains: Sequence[Dataset], vals: Sequence[Dataset], seeds: Sequence[int], params: Params,
+                 progress_label: str = "") -> tuple[list[nn.Sequential], list[History]]:  # fmt: skip
     """One MLP per (train, val, seed), trained side by side; copy k gets the bytes it would get alone.
 
-    A seed sets the initial weights, the batch orders and the dropout masks (stages/draws.py). The
-    models come back on the CPU, as torch modules whatever the framework that trained them. With a
-    `progress_label`, the epochs are shown on stderr (stages/progress.py).
+    A seed sets the initial weights, the batch orders and the dropout masks (stages/draws.py); the
+    model, the training and `data.standardize` come from `params`. The models come back on the CPU, as
+    torch modules whatever the framework that trained them. With a `progress_label`, the epochs are
+    shown on stderr (stages/progress.py).
     """
-    models = [initial_model(data.x, seed, hidden, activation, dropout, standardize)
+    m, t = params.model, params.train
+    models = [initial_model(data.x, seed, m.hidden, m.activation, m.dropout, params.data.standardize)
               for data, seed in zip(trains, seeds, strict=True)]  # fmt: skip
-    draws = [Draws(seed, hidden, dropout) for seed in seeds]
-    options = {"loss": loss, "lr": lr, "weight_decay": weight_decay, "epochs": epochs,
-               "batch_size": batch_size}  # fmt: skip
+    draws = [Draws(seed, m.hidden, m.dropout) for seed in seeds]
     # JAX trains the copies one after another, so each copy's epochs count.
-    total = epochs * (len(models) if framework == "jax" else 1)
+    total = t.epochs * (len(models) if t.framework == "jax" else 1)
     with Progress(progress_label, total, "epoch") as progress:
-        if framework == "jax":
-            return models, _jax_fit(models, draws, trains, vals, device=device, progress=progress, **options)
-        stacked = Stacked(models, resolve_device(device))
+        if t.framework == "jax":
+            return models, _jax_fit(models, draws, trains, vals, t, progress)
+        stacked = Stacked(models, resolve_device(t.device))
         with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends with its own error
-            histories = fit(stacked, draws, trains, vals, progress=progress, **options)
+            histories = fit(stacked, draws, trains, vals, t, progress)
     for index, model in enumerate(models):
         model.load_state_dict(stacked.unstacked(index))
     return models, histories
 
 
 def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[Dataset],
-             vals: Sequence[Dataset], *, device: str, progress: Progress,
-             **options) -> list[History]:  # fmt: skip
+             vals: Sequence[Dataset], t: TrainParams, progress: Progress) -> list[History]:  # fmt: skip
     """Train `models` in place with stages/train_jax.py, one after another; jax is an optional install."""
-    if device == "cuda":
+    if t.device == "cuda":
         raise UserError("train.framework jax runs on the CPU here (the jax extra installs CPU wheels); "
                         "set train.device to cpu or auto in params.yaml")  # fmt: skip
     try:
@@ -159,43 +129,28 @@ def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[D
                         "`pip install -e '.[jax]'`, or set train.framework to torch") from None  # fmt: skip
     histories = []
     for model, draw, train_data, val_data in zip(models, draws, trains, vals, strict=True):
-        trained = train_jax.fit(model, draw, train_data, val_data, progress=progress, **options)
+        trained = train_jax.fit(model, draw, train_data, val_data, t, progress)
         if not np.isfinite(trained.train_loss).all():
             epoch = int(np.argmin(np.isfinite(trained.train_loss))) + 1
-            raise _diverged(epoch, f"train loss {trained.train_loss[epoch - 1]}", options["lr"])
+            raise _diverged(epoch, f"train loss {trained.train_loss[epoch - 1]}", t.lr)
         trained_params = {name: torch.from_numpy(value) for name, value in trained.params.items()}
         model.load_state_dict(model.state_dict() | trained_params)
         histories.append(History(train_loss=trained.train_loss.tolist(), val_loss=trained.val_loss.tolist()))
     return histories
 
 
-def train(train_data: Dataset, val_data: Dataset, *, seed: int, framework: str = "torch",
-          **options) -> tuple[nn.Module, History]:  # fmt: skip
-    """One model: `train_copies` with one copy (options: those of train_copies)."""
-    models, histories = train_copies([train_data], [val_data], seeds=[seed], framework=framework, **options)
+def train(train_data: Dataset, val_data: Dataset, params: Params,
+          progress_label: str = "") -> tuple[nn.Module, History]:  # fmt: skip
+    """One model, from `params.train.seed`: `train_copies` with one copy."""
+    models, histories = train_copies([train_data], [val_data], [params.train.seed], params, progress_label)
     return models[0], histories[0]
-
-
-def write_history(path, history: History) -> None:
-    """Write the loss curves as CSV: epoch, train_loss, val_loss."""
-    epochs = np.arange(1, len(history.train_loss) + 1)
-    columns = {"epoch": epochs, "train_loss": history.train_loss, "val_loss": history.val_loss}
-    write_table(path, columns, {"epoch": "%d", "train_loss": "%.6f", "val_loss": "%.6f"})
 
 
 def main() -> None:
     """Read `model`, `train`, `data.standardize`, --train and --val; write --model and --history."""
     args = parse_paths(__doc__, "train", "val", "model", "history")
-    m = load_section(args.params, "model", ModelParams)
-    t = load_section(args.params, "train", TrainParams)
-    standardize = load_section(args.params, "data", DataParams).standardize
     train_data, val_data = read_splits(args.train, args.val)
-    model, history = train(
-        train_data, val_data, hidden=m.hidden, activation=m.activation, dropout=m.dropout,
-        standardize=standardize, loss=t.loss, lr=t.lr, weight_decay=t.weight_decay,
-        epochs=t.epochs, batch_size=t.batch_size, seed=t.seed, device=t.device, framework=t.framework,
-        progress_label="train",
-    )  # fmt: skip
+    model, history = train(train_data, val_data, load_params(args.params), progress_label="train")
     save_model(model, args.model)
     write_history(args.history, history)
 

@@ -25,6 +25,7 @@ from stages.exact import Ops
 from stages.io import Dataset
 from stages.model import Stacked
 from stages.net import BiasCorrection, Layout, Moments, Recipe, adam, forward, gradient, mean_loss, unflatten
+from stages.params import TrainParams
 from stages.progress import Progress
 
 jax.config.update("jax_platforms", "cpu")  # the extra installs CPU wheels: probe for nothing else
@@ -118,8 +119,7 @@ def schedule(corrections: BiasCorrection, count: int) -> np.ndarray:
     return np.array([corrections.next() for _ in range(count)], np.float32)
 
 
-def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, *, loss: str, lr: float,
-        weight_decay: float, epochs: int, batch_size: int,
+def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, t: TrainParams,
         progress: Progress | None = None) -> Trained:  # fmt: skip
     """Train a copy of `model`'s weights with Adam on shuffled mini-batches in the order of `draws`."""
     stacked = Stacked([model])
@@ -128,12 +128,12 @@ def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, *, los
     state = (flat, jnp.zeros_like(flat), jnp.zeros_like(flat))
     data = tuple(jnp.asarray(part)[None] for part in (train.x, train.y.astype(np.float32), val.x,
                                                         val.y.astype(np.float32)))  # fmt: skip
-    options = {"steps": stacked.steps, "layout": stacked.layout, "loss": loss, "weight_decay": weight_decay,
-               "batch_size": batch_size}  # fmt: skip
-    corrections, batches, zero = BiasCorrection(lr), -(-len(train.y) // batch_size), jnp.int32(0)
+    options = {"steps": stacked.steps, "layout": stacked.layout, "loss": t.loss,
+               "weight_decay": t.weight_decay, "batch_size": t.batch_size}  # fmt: skip
+    corrections, batches, zero = BiasCorrection(t.lr), -(-len(train.y) // t.batch_size), jnp.int32(0)
     curves = []
-    for _ in range(epochs):
-        order, keeps = epoch_draws(draws, len(train.y), batch_size)
+    for _ in range(t.epochs):
+        order, keeps = epoch_draws(draws, len(train.y), t.batch_size)
         state, losses = epoch(
             state, stats, data, order, keeps, schedule(corrections, batches), zero, **options
         )

@@ -1,5 +1,6 @@
-"""Shared fixtures: small datasets, and a temporary git + DVC copy of this repository."""
+"""Shared fixtures: small datasets, params, and a temporary git + DVC copy of this repository."""
 
+import dataclasses
 import os
 import shutil
 import subprocess
@@ -11,6 +12,7 @@ import pytest
 import yaml
 
 from stages.generate import generate
+from stages.params import ModelParams, Params, load_params
 from stages.split import split
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -84,3 +86,20 @@ def commit_all(repo: Path, message: str) -> None:
 def repo(tmp_path: Path) -> Path:
     """A temporary git repository holding this project, with an empty DVC cache."""
     return copy_repo(tmp_path / "repo")
+
+
+def make_params(**changes) -> Params:
+    """params.yaml's params with `changes` by key: a model key to `model`, `standardize` to `data`,
+    any other to `train` (`seed` is train.seed); one hidden width may be a number."""
+    base = load_params(ROOT / "params.yaml")
+    model_keys = {spec.name for spec in dataclasses.fields(ModelParams)}
+    sections = {"data": {}, "model": {}, "train": {}}
+    for key, value in changes.items():
+        section = "data" if key == "standardize" else "model" if key in model_keys else "train"
+        sections[section][key] = tuple(value) if isinstance(value, list) else value
+    if isinstance(sections["model"].get("hidden"), int):
+        sections["model"]["hidden"] = (sections["model"]["hidden"],)
+    return dataclasses.replace(
+        base,
+        **{name: dataclasses.replace(getattr(base, name), **values) for name, values in sections.items()},
+    )

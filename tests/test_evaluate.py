@@ -6,7 +6,7 @@ from sklearn import metrics as sk
 
 from stages.evaluate import OBJECTIVES, classification_metrics, evaluate, noise_ceiling_accuracy
 from stages.exact import NUMPY
-from stages.io import Dataset
+from stages.io import Dataset, History
 from stages.metrics import log_loss, roc_auc
 from stages.net import mean_loss
 
@@ -60,7 +60,7 @@ def test_objective_equals_the_training_loss(loss):
 
 
 def test_document_has_every_required_metric():
-    history = np.column_stack([np.arange(1, 51), np.linspace(0.7, 0.3, 50), np.linspace(0.7, 0.35, 50)])
+    history = History(np.linspace(0.7, 0.3, 50).tolist(), np.linspace(0.7, 0.35, 50).tolist())
     document = evaluate(17, "bce", DATA, DATA, PROB, PROB, history)
     assert set(document["fit"]) == {"generalization_gap", "best_epoch", "verdict"}
     assert document["n_params"] == 17

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from conftest import make_params
 from torch import nn
 
 from stages import exact, net
@@ -129,9 +130,9 @@ def test_a_copy_trained_beside_others_gets_the_bits_it_gets_alone(small_split):
     train_data, val_data = small_split
     trains, seeds = [train_data, shuffled(train_data, 1), shuffled(train_data, 2)], [0, 1, 2]
     options = {**SHORT, "loss": "bce", "activation": "tanh"}
-    models, histories = train_copies(trains, [val_data] * 3, seeds=seeds, **options)
+    models, histories = train_copies(trains, [val_data] * 3, seeds, make_params(**options))
     for index, seed in enumerate(seeds):
-        alone, history = train(trains[index], val_data, seed=seed, **options)
+        alone, history = train(trains[index], val_data, make_params(**options, seed=seed))
         assert state_bytes(models[index]) == state_bytes(alone)
         assert histories[index] == history
 
@@ -144,7 +145,7 @@ def fitted_flat(split: tuple[Dataset, Dataset], ops: exact.Ops, loss: str, activ
     stacked = Stacked(models, torch.device("cpu"), ops)
     options = {name: SHORT[name] for name in ("lr", "weight_decay", "batch_size")}
     draws = [Draws(seed, hidden, DROPOUT) for seed in seeds]
-    fit(stacked, draws, [train_data] * 2, [val_data] * 2, loss=loss, epochs=3, **options)
+    fit(stacked, draws, [train_data] * 2, [val_data] * 2, make_params(loss=loss, epochs=3, **options).train)
     return np.asarray(stacked.flat)
 
 

@@ -3,17 +3,21 @@
 import importlib.util
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+import yaml
 
-from journey.seeds import SEED_COLUMNS, derive, format_rows, parts, plan, seeds, table_rows
+from journey.seeds import SEED_COLUMNS, derive, format_rows, load_config, parts, plan, seeds, table_rows
 from stages.evaluate import evaluate
 from stages.model import count_params, predict
+from stages.params import parse_params
 from stages.train import train
 
-SMALL = {
+RAW = {
     "data": {"source": "synthetic", "seed": 0, "n_samples": 300, "n_features": 3, "noise": 0.05,
              "standardize": False},
     "split": {"seed": 0, "val_fraction": 0.2},
@@ -21,6 +25,7 @@ SMALL = {
     "train": {"loss": "mse", "lr": 0.01, "weight_decay": 0.01, "epochs": 8, "batch_size": 10, "seed": 0,
               "device": "cpu", "framework": "torch"},
 }  # fmt: skip
+SMALL = parse_params(RAW, "SMALL")
 NEEDS_JAX = pytest.mark.skipif(
     importlib.util.find_spec("jax") is None, reason="the jax extra is not installed"
 )
@@ -47,23 +52,22 @@ def test_each_source_group_varies_only_its_own_seeds():
 def test_a_study_run_is_byte_identical_to_the_same_run_alone(framework):
     """Dropout, L2, tanh and a last batch of 10 rows: every path where copies could interfere."""
     runs = plan(master=7, n=3, n_per_source=2)
-    config = {**SMALL, "train": {**SMALL["train"], "framework": framework}}
+    config = replace(SMALL, train=replace(SMALL.train, framework=framework))
     models, histories, documents = seeds(config, runs)
     for index in (0, 4, 6):  # one of each source
         run = runs[index]
         train_data, val_data = parts(SMALL, run)
-        alone, history = train(train_data, val_data, seed=run.train, hidden=[5], activation="tanh",
-                               dropout=0.2, loss="mse", lr=0.01, weight_decay=0.01, epochs=8,
-                               batch_size=10, framework=framework)  # fmt: skip
+        alone, history = train(
+            train_data, val_data, replace(config, train=replace(config.train, seed=run.train))
+        )
         for name, tensor in alone.state_dict().items():
             assert tensor.numpy().tobytes() == models[index].state_dict()[name].numpy().tobytes(), name
         assert (history.train_loss, history.val_loss) == (
             histories[index].train_loss,
             histories[index].val_loss,
         )
-        curves = np.column_stack([np.arange(1, 9), history.train_loss, history.val_loss])
         probs = [predict(alone, p.x).astype(np.float64) for p in (train_data, val_data)]
-        assert evaluate(count_params(alone), "mse", train_data, val_data, *probs, curves) == documents[index]
+        assert evaluate(count_params(alone), "mse", train_data, val_data, *probs, history) == documents[index]
 
 
 def test_the_table_names_each_runs_seeds_and_its_metrics():
@@ -81,8 +85,9 @@ def test_the_table_names_each_runs_seeds_and_its_metrics():
 
 @pytest.mark.parametrize("source", ["breast_cancer"])
 def test_real_data_varies_only_the_split(source):
-    config = {**SMALL, "data": {"source": source, "seed": None, "n_samples": None, "n_features": None,
-                                "noise": None, "standardize": True}}  # fmt: skip
+    real = {"source": source, "seed": None, "n_samples": None, "n_features": None, "noise": None,
+            "standardize": True}  # fmt: skip
+    config = parse_params({**RAW, "data": real}, "real")
     first, second = plan(0, 2, 2)[:2]
     (a, _), (b, _) = parts(config, first), parts(config, second)
     assert a.x.shape == b.x.shape and not np.array_equal(a.x, b.x)
@@ -96,10 +101,29 @@ def test_a_jax_config_trains_in_shares_after_jax_ran_in_the_same_process():
         "import jax, jax.numpy as jnp; jax.jit(lambda x: x + 1)(jnp.ones(2)).block_until_ready()\n"
         "from journey.seeds import plan, seeds\n"
         "from tests.test_seeds import SMALL\n"
-        "config = {**SMALL, 'train': {**SMALL['train'], 'framework': 'jax'}}\n"
+        "from dataclasses import replace\n"
+        "config = replace(SMALL, train=replace(SMALL.train, framework='jax'))\n"
         "models, _, _ = seeds(config, plan(master=7, n=2, n_per_source=2), processes=2)\n"
         "print(len(models))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
                           cwd=Path(__file__).resolve().parents[1])  # fmt: skip
     assert done.returncode == 0 and done.stdout.split()[-1] == "6", done.stderr
+
+
+def test_a_number_written_as_text_in_experiments_yaml_trains_the_study_like_the_number(tmp_path):
+    """PyYAML reads `lr: 1e-2` as the string '1e-2'; the study must train with the number 0.01."""
+    spec = {"defaults": RAW, "experiments": {"as-text": {"train": {"lr": "1e-2", "epochs": "8"}},
+                                              "as-number": {"train": {"lr": 0.01, "epochs": 8}}}}  # fmt: skip
+    (tmp_path / "experiments.yaml").write_text(yaml.safe_dump(spec))
+    as_text, as_number = (
+        load_config(tmp_path / "experiments.yaml", name) for name in ("as-text", "as-number")
+    )
+    assert as_text == as_number and isinstance(as_text.train.lr, float)
+    runs = plan(master=3, n=2, n_per_source=2)
+    text_models, _, text_documents = seeds(as_text, runs, processes=1)
+    number_models, _, number_documents = seeds(as_number, runs, processes=1)
+    assert text_documents == number_documents
+    for text_model, number_model in zip(text_models, number_models, strict=True):
+        pairs = zip(text_model.state_dict().values(), number_model.state_dict().values(), strict=True)
+        assert all(torch.equal(a, b) for a, b in pairs)

@@ -1,11 +1,12 @@
 """The JAX path: XLA compiles stages/net.py's arithmetic to NumPy's bits, and writes the same layout."""
 
+import dataclasses
 import sys
 
 import numpy as np
 import pytest
 import torch
-from conftest import ROOT
+from conftest import ROOT, make_params
 
 pytest.importorskip("jax", reason="the jax extra is not installed: pip install -e '.[jax]'")
 
@@ -18,6 +19,7 @@ from stages import train_jax
 from stages.cli import UserError
 from stages.draws import Draws, initial_model
 from stages.model import Stacked
+from stages.params import Params
 from stages.train import train
 
 CONFIGS = load_experiments(ROOT / "experiments.yaml", EVERY_NAMED)
@@ -33,13 +35,9 @@ def state_bytes(model) -> list[bytes]:
     return [t.numpy().tobytes() for t in model.state_dict().values()]
 
 
-def options_of(config: dict, epochs: int) -> dict:
-    """train()'s keyword arguments for an experiment of experiments.yaml."""
-    m, t = config["model"], config["train"]
-    return {"hidden": m["hidden"], "activation": m["activation"], "dropout": m["dropout"],
-            "standardize": config["data"]["standardize"], "loss": t["loss"], "lr": t["lr"],
-            "weight_decay": t["weight_decay"], "epochs": epochs, "batch_size": t["batch_size"],
-            "seed": t["seed"]}  # fmt: skip
+def shortened(config: Params, **changes) -> Params:
+    """An experiment's params with these changes to its `train` section."""
+    return dataclasses.replace(config, train=dataclasses.replace(config.train, **changes))
 
 
 @pytest.mark.parametrize("name", ["nb1-bce", "nb3-mse-l2", "nb4-dropout", "nb5-deep", "nb6-tanh",
@@ -47,8 +45,8 @@ def options_of(config: dict, epochs: int) -> dict:
 def test_jax_gives_the_numpy_paths_bits(name):
     config = CONFIGS[name]
     splits = parts(config, plan(0, 1, 0)[0])
-    numpy_model, numpy_history = train(*splits, **options_of(config, epochs=3))
-    jax_model, jax_history = train(*splits, framework="jax", **options_of(config, epochs=3))
+    numpy_model, numpy_history = train(*splits, shortened(config, epochs=3))
+    jax_model, jax_history = train(*splits, shortened(config, epochs=3, framework="jax"))
     assert state_bytes(jax_model) == state_bytes(numpy_model)
     assert jax_history == numpy_history
 
@@ -72,8 +70,8 @@ def test_the_compiled_epoch_calls_no_library_arithmetic(small_split):
 
 
 def test_the_jax_path_is_deterministic(small_split):
-    first, _ = train(*small_split, loss="mse", framework="jax", **FAST)
-    second, _ = train(*small_split, loss="mse", framework="jax", **FAST)
+    first, _ = train(*small_split, make_params(loss="mse", framework="jax", **FAST))
+    second, _ = train(*small_split, make_params(loss="mse", framework="jax", **FAST))
     assert all(
         torch.equal(a, b)
         for a, b in zip(first.state_dict().values(), second.state_dict().values(), strict=True)
@@ -84,7 +82,7 @@ def test_the_jax_path_is_deterministic(small_split):
 def test_divergence_in_jax_is_the_same_clear_error(small_split, loss):
     relu = {**FAST, "hidden": 4, "activation": "relu", "dropout": 0.0, "standardize": False, "lr": 1e30}
     with pytest.raises(UserError, match=r"training diverged at epoch \d+ .*lower train\.lr"):
-        train(*small_split, loss=loss, framework="jax", **relu)
+        train(*small_split, make_params(loss=loss, framework="jax", **relu))
 
 
 def test_jax_missing_is_a_clear_error(small_split, monkeypatch):
@@ -92,9 +90,9 @@ def test_jax_missing_is_a_clear_error(small_split, monkeypatch):
     monkeypatch.delitem(sys.modules, "stages.train_jax")
     monkeypatch.delattr(stages, "train_jax")
     with pytest.raises(UserError, match=r"jax is not installed; run `pip install -e '\.\[jax\]'`"):
-        train(*small_split, loss="mse", framework="jax", **FAST)
+        train(*small_split, make_params(loss="mse", framework="jax", **FAST))
 
 
 def test_jax_on_cuda_is_a_clear_error(small_split):
     with pytest.raises(UserError, match=r"train\.framework jax runs on the CPU"):
-        train(*small_split, loss="mse", framework="jax", device="cuda", **FAST)
+        train(*small_split, make_params(loss="mse", framework="jax", device="cuda", **FAST))

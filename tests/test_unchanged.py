@@ -10,6 +10,7 @@ history and loss plot. And once more when every number came from exact arithmeti
 the weights, history and loss plot moved in their last bits, and models/machine.json was dropped.
 """
 
+import dataclasses
 import hashlib
 from pathlib import Path
 
@@ -18,11 +19,11 @@ import torch
 
 from journey.check import parse_lock
 from journey.configs import load_experiments
-from stages.generate import generate
-from stages.io import write_dataset
+from stages.generate import dataset
+from stages.io import write_dataset, write_history
 from stages.model import save_model
 from stages.split import split
-from stages.train import train, write_history
+from stages.train import train
 
 BEFORE = {  # md5 of data/raw.csv, the model and the history, with 20 epochs
     "nb1-bce": ("e101acc30fc33056ddaa2c70878af390", "ada1d3627fb89a749f1042c9129e89b9", "35a6ffe1ee3e2464a4dfc64b783dadf7"),
@@ -51,16 +52,13 @@ def md5(path: Path) -> str:
 @pytest.mark.parametrize("name", list(BEFORE))
 def test_notebook_outputs_are_byte_identical_to_before(name, tmp_path):
     config = load_experiments(Path("experiments.yaml"))[name]
-    data_params = {
-        k: v for k, v in config["data"].items() if k in ("seed", "n_samples", "n_features", "noise")
-    }
-    data = generate(**data_params)
-    train_data, val_data = split(data, config["split"]["val_fraction"], config["split"]["seed"])
-    model_params = {**config["model"], "standardize": config["data"]["standardize"]}
+    config = dataclasses.replace(config, train=dataclasses.replace(config.train, epochs=20))
+    data = dataset(config.data)
+    train_data, val_data = split(data, config.split.val_fraction, config.split.seed)
     before = torch.get_num_threads()
     torch.set_num_threads(1)
     try:
-        model, history = train(train_data, val_data, **model_params, **{**config["train"], "epochs": 20})
+        model, history = train(train_data, val_data, config)
     finally:
         torch.set_num_threads(before)
     write_dataset(tmp_path / "raw.csv", data)
