@@ -11,9 +11,8 @@ measured twice, as two series: their ratio is the noise floor that "within noise
 import sys
 from pathlib import Path
 
-import yaml
-
 from benchmarks.common import clone_env, fresh_clone, measure, table, verdict
+from benchmarks.scale import stage_commands
 
 PYTHON = sys.executable
 MODES = {"off": "off", "off, again": "off", "lines": "lines", "live": "live"}  # series → JOURNEY_PROGRESS
@@ -36,11 +35,6 @@ print(f"LOOP_SECONDS={time.perf_counter() - start}")
 """
 
 
-def stage_command(clone: Path) -> list[str]:
-    """The train stage's command line, from dvc.yaml."""
-    return yaml.safe_load((clone / "dvc.yaml").read_text())["stages"]["train"]["cmd"].split()
-
-
 def quiet(command: list[str]) -> list[str]:
     """`command` with its stderr (the progress) to /dev/null, as the launcher runs it."""
     return ["sh", "-c", '"$@" 2>/dev/null', "sh", *command]
@@ -52,7 +46,7 @@ def best_times(clone: Path) -> dict[tuple[str, str], float]:
     for _ in range(REPEATS):
         for series, mode in MODES.items():
             env = {**clone_env(clone), "JOURNEY_PROGRESS": mode}
-            stage = measure(quiet(stage_command(clone)), clone, env).seconds
+            stage = measure(quiet(stage_commands(clone)["train"]), clone, env).seconds
             loop = measure(quiet([PYTHON, "-c", LOOP, mode]), clone, env)
             seconds = float(loop.output.rpartition("LOOP_SECONDS=")[2].split()[0])
             for key, value in ((("stage", series), stage), (("loop", series), seconds)):

@@ -3,5 +3,3 @@
 One command, `journey`, with a subcommand each (`journey --help`). `journey/dvc.py` is the one module
 that runs dvc and git.
 """
-
-import stages  # noqa: F401  (pins torch's CPU code paths before anything imports torch)

@@ -12,6 +12,7 @@ NOTEBOOKS = ("experiments",)
 ALL = ("experiments", "next_experiments")  # `--all`: the README's results table
 EVERY_NAMED = (*ALL, "study_configs")  # any of these may be run by name
 
+
 def load_experiments(path: Path, groups: tuple[str, ...] = NOTEBOOKS) -> dict[str, Params]:
     """Full params of each experiment in these groups of experiments.yaml: `defaults` updated
     section by section with the experiment's changes, then validated and typed (`lr: "1e-3"` is the

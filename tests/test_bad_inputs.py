@@ -14,15 +14,13 @@ import pytest
 import yaml
 from conftest import ROOT
 
+from benchmarks.one_process import stage_calls
 from stages.cli import run
 
-GENERATE = ["stages.generate", "--out", "data/raw.csv"]
-SPLIT = ["stages.split", "--data", "data/raw.csv", "--train", "data/train.csv", "--val", "data/val.csv"]
-TRAIN = ["stages.train", "--train", "data/train.csv", "--val", "data/val.csv",
-         "--model", "models/model.safetensors", "--history", "models/history.csv"]  # fmt: skip
-EVALUATE = ["stages.evaluate", "--model", "models/model.safetensors", "--train", "data/train.csv",
-            "--val", "data/val.csv", "--history", "models/history.csv", "--metrics", "eval/metrics.json",
-            "--roc", "eval/roc.csv", "--confusion", "eval/confusion.csv", "--loss-plot", "eval/loss.png"]  # fmt: skip
+# dvc.yaml's own command lines, as `python -m` would get them: module, then arguments.
+GENERATE, SPLIT, TRAIN, EVALUATE = (
+    [module, *argv] for name, (module, argv) in stage_calls(ROOT / "dvc.yaml").items() if name != "params"
+)
 OUTPUT_FOLDERS = ("data", "models", "eval")
 SMALL = {"data": {"n_samples": 200}, "train": {"epochs": 3}}
 

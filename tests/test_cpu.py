@@ -10,6 +10,7 @@ the bytes this CPU gives as it is. Other architectures: ../shared/arm/compare.sh
 import hashlib
 import importlib.util
 import os
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import ROOT
+
+from benchmarks.one_process import stage_calls
 
 CPU_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "NPY_DISABLE_CPU_FEATURES",
                  "XLA_FLAGS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_VERBOSE",
@@ -71,8 +74,8 @@ for folder in sys.argv[2:]:
 
 def stage_commands(*names: str) -> str:
     """The `python -m stages.…` command lines of dvc.yaml's stages `names`, one a line."""
-    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
-    return "\n".join(" ".join(stages[name]["cmd"].split()) for name in names)
+    calls = stage_calls(ROOT / "dvc.yaml")
+    return "\n".join(shlex.join(["python", "-m", calls[name][0], *calls[name][1]]) for name in names)
 
 
 def clean_env(**extra: str) -> dict[str, str]:

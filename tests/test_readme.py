@@ -25,12 +25,6 @@ def test_nb1_row_matches_committed_metrics():
     assert [float(cell) for cell in row[7:]] == [round(value, 3) for value in expected]
 
 
-def test_command_blocks_name_the_real_entry_points():
-    text = (ROOT / "README.md").read_text()
-    for module in re.findall(r"python -m (stages\.\w+)", text):
-        assert (ROOT / (module.replace(".", "/") + ".py")).exists(), module
-
-
 def test_every_journey_command_in_the_readme_exists_and_every_command_is_documented():
     from journey.cli import COMMANDS
 
