@@ -21,6 +21,8 @@ from conftest import ROOT
 
 from benchmarks.one_process import stage_calls
 
+pytestmark = pytest.mark.slow  # the fast loop leaves this file out
+
 CPU_VARIABLES = ("ATEN_CPU_CAPABILITY", "MKL_ENABLE_INSTRUCTIONS", "MKL_CBWR", "NPY_DISABLE_CPU_FEATURES",
                  "XLA_FLAGS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "MKL_VERBOSE",
                  "ONEDNN_VERBOSE")  # fmt: skip

@@ -48,6 +48,7 @@ def test_each_source_group_varies_only_its_own_seeds():
     assert len({r.train for r in init_order}) == 3
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("framework", ["torch", pytest.param("jax", marks=NEEDS_JAX)])
 def test_a_study_run_is_byte_identical_to_the_same_run_alone(framework):
     """Dropout, L2, tanh and a last batch of 10 rows: every path where copies could interfere."""
@@ -94,6 +95,7 @@ def test_real_data_varies_only_the_split(source):
     assert sorted(map(tuple, a.x.tolist())) != sorted(map(tuple, b.x.tolist()))
 
 
+@pytest.mark.slow
 @NEEDS_JAX
 def test_a_jax_config_trains_in_shares_after_jax_ran_in_the_same_process():
     """JAX's threads do not survive a fork: shares forked after JAX ran would wait forever."""

