@@ -20,16 +20,11 @@ from journey.seeds import Seeds, by_index, load_config, parts
 from journey.stats import summarize
 from stages.generate import BALANCE_OFFSET, rule_plane
 from stages.io import read_history, write_atomic
+from stages.metrics import VALIDATION
 from stages.model import build_mlp, predict
 from stages.params import Params
 
-METRIC_LABELS = {
-    "accuracy": "accuracy",
-    "roc_auc": "ROC AUC",
-    "f1": "F1",
-    "log_loss": "log loss",
-    "brier": "Brier",
-}
+METRIC_LABELS = {metric.name: metric.label for metric in VALIDATION}
 GRID = np.linspace(-3, 3, 241)
 
 

@@ -24,10 +24,10 @@ from journey.stats import (
 )
 from stages.cli import UserError, run
 from stages.io import write_atomic
+from stages.metrics import VALIDATION
 from stages.params import read_params_file, rule, section_of
 
-# Validation metrics that mean the same whichever loss trained the model; True: higher is better.
-METRICS = {"accuracy": True, "roc_auc": True, "f1": True, "log_loss": False, "brier": False}
+METRICS = [metric.name for metric in VALIDATION]  # the configs table's columns
 JUDGED_BY = "accuracy"  # the lessons' verdicts; log loss is shown beside it
 
 

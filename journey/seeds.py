@@ -28,6 +28,7 @@ from stages.cli import UserError, run
 from stages.evaluate import evaluate
 from stages.generate import dataset
 from stages.io import Dataset, History, write_atomic, write_history
+from stages.metrics import VALIDATION
 from stages.model import count_params, predict
 from stages.params import Params, read_params_file, rule, section_of
 from stages.split import split
@@ -37,7 +38,7 @@ STUDY_SECTIONS = ("configs", "seeds", "report")  # of study/params.yaml
 SOURCES = ("all", "data+split", "init+order")  # what a seed varies
 # The per-seed table: which run, its seeds, its validation metrics and fit verdict.
 SEED_COLUMNS = ("config", "source", "index", "data_seed", "split_seed", "train_seed")
-METRIC_COLUMNS = ("n_params", "accuracy", "roc_auc", "f1", "log_loss", "brier", "noise_ceiling_accuracy",
+METRIC_COLUMNS = ("n_params", *(metric.name for metric in VALIDATION), "noise_ceiling_accuracy",
                   "train_loss", "val_loss", "generalization_gap", "best_epoch", "fit")  # fmt: skip
 
 
@@ -133,7 +134,7 @@ def table_rows(name: str, runs: list[Seeds], documents: list[dict]) -> list[dict
         rows.append({
             "config": name, "source": entry.source, "index": entry.index, "data_seed": entry.data,
             "split_seed": entry.split, "train_seed": entry.train, "n_params": document["n_params"],
-            **{key: val[key] for key in ("accuracy", "roc_auc", "f1", "log_loss", "brier")},
+            **{metric.name: val[metric.name] for metric in VALIDATION},
             "noise_ceiling_accuracy": val["noise_ceiling_accuracy"], "train_loss": document["train"]["loss"],
             "val_loss": val["loss"], "generalization_gap": fit["generalization_gap"],
             "best_epoch": fit["best_epoch"], "fit": fit["verdict"],

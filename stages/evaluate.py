@@ -9,7 +9,7 @@ from sklearn.metrics import roc_curve
 from stages.cli import parse_paths, run
 from stages.diagnosis import diagnose
 from stages.io import Dataset, History, read_history, read_splits, write_atomic, write_json, write_table
-from stages.metrics import accuracy, brier, f1, log_loss, roc_auc
+from stages.metrics import VALIDATION, brier, log_loss
 from stages.model import count_params, load_model, predict
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
@@ -29,14 +29,8 @@ def noise_ceiling_accuracy(data: Dataset, synthetic: bool = True) -> float | Non
 def classification_metrics(data: Dataset, prob: np.ndarray, synthetic: bool = True) -> dict[str, float]:
     """Validation metrics that mean the same whichever loss trained the model."""
     predicted = (prob >= THRESHOLD).astype(np.int64)
-    return {
-        "accuracy": accuracy(data.y, predicted),
-        "roc_auc": roc_auc(data.y, prob),
-        "f1": f1(data.y, predicted),
-        "log_loss": log_loss(data.y, prob),
-        "brier": brier(data.y, prob),
-        "noise_ceiling_accuracy": noise_ceiling_accuracy(data, synthetic),
-    }
+    scores = {m.name: m.score(data.y, predicted if m.thresholded else prob) for m in VALIDATION}
+    return scores | {"noise_ceiling_accuracy": noise_ceiling_accuracy(data, synthetic)}
 
 
 def evaluate(

@@ -5,6 +5,9 @@ partial sums are exact half-integers), so any order gives their bits. Log loss a
 need a log and a sum of arbitrary floats: stages/exact.py's log, and a sum in a fixed order.
 """
 
+from collections.abc import Callable
+from dataclasses import dataclass
+
 import numpy as np
 from scipy.stats import rankdata
 
@@ -54,3 +57,25 @@ def brier(y: np.ndarray, prob: np.ndarray) -> float:
     """Mean squared difference between P(y = 1) and the 0/1 label (MSE's objective)."""
     error = prob.astype(np.float64) - y
     return _mean(error * error)
+
+
+@dataclass(frozen=True)
+class Metric:
+    """A validation metric: its key in metrics.json and the study's tables, its label in figures, which
+    way is better, and how it is computed (from the 0/1 predictions at the threshold, or from P(y = 1))."""
+
+    name: str
+    label: str
+    higher_is_better: bool
+    score: Callable[[np.ndarray, np.ndarray], float]
+    thresholded: bool
+
+
+# The metrics that mean the same whichever loss trained the model, in the order tables show them.
+VALIDATION = (
+    Metric("accuracy", "accuracy", True, accuracy, thresholded=True),
+    Metric("roc_auc", "ROC AUC", True, roc_auc, thresholded=False),
+    Metric("f1", "F1", True, f1, thresholded=True),
+    Metric("log_loss", "log loss", False, log_loss, thresholded=False),
+    Metric("brier", "Brier", False, brier, thresholded=False),
+)
