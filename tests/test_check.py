@@ -9,9 +9,9 @@ import pytest
 import yaml
 from conftest import commit_all, copy_repo, sh
 
-from journey.check import (
+from journey.check import check_experiments
+from journey.locks import (
     Finding,
-    check_experiments,
     compare_locks,
     flatten,
     metric_differences,

@@ -11,8 +11,8 @@ import pytest
 import yaml
 from conftest import commit_all, copy_repo, copy_with_experiments, sh, tool_env
 
-from journey.check import parse_lock
 from journey.dvc import named_experiments
+from journey.locks import parse_lock
 
 pytestmark = pytest.mark.e2e
 LIMIT = 600  # seconds: a test that would hang fails instead
