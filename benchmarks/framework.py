@@ -24,10 +24,10 @@ from benchmarks.scale import stage_commands
 from journey.configs import ALL, load_experiments
 from journey.seeds import Seeds, parts
 from stages import train_jax
+from stages.adam import BiasCorrection
 from stages.draws import Draws, initial_model
 from stages.io import Dataset
 from stages.model import Stacked
-from stages.net import BiasCorrection
 from stages.params import Params
 from stages.train import train
 

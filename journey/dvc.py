@@ -24,6 +24,7 @@ GRACE_SECONDS = 30  # for a child that got Ctrl-C to stop by itself before it is
 # What `dvc repro` prints as it reaches each stage: it runs it, or finds it done.
 RAN = re.compile(r"Running stage '([^']+)':")
 SKIPPED = re.compile(r"Stage '([^']+)' (?:didn't change, skipping|is cached - skipping run)")
+LOCKED = re.compile(r"(?:Updating|Generating) lock file")  # after a stage that ran and succeeded
 
 
 def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True,
@@ -35,9 +36,13 @@ def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, c
     On Ctrl-C the child gets SIGINT too (a terminal sends it to both; `kill -INT` to this process only)
     and time to stop cleanly, as DVC does, before it is killed; then the KeyboardInterrupt goes on.
     """
-    process = subprocess.Popen(
-        args, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
+    try:
+        process = subprocess.Popen(
+            args, cwd=cwd, env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+    except FileNotFoundError:
+        raise UserError(f"`{args[0]}` is not on PATH; activate the project's virtualenv "
+                        "(`. .venv/bin/activate`) or install it (`pip install -e .`)") from None  # fmt: skip
     streams = Streams(process, watch) if watch else None
     try:
         stdout, stderr = streams.wait() if streams else process.communicate()
@@ -112,25 +117,23 @@ def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
 def repro(*args: str, label: str, sizes: dict[str, int], unit: str = "stage", cwd: Path | None = None,
           env: dict[str, str] | None = None, check: bool = True) -> Result:  # fmt: skip
     """`dvc repro ARGS`, saying on stderr which stage runs and how far it is: stage S counts `sizes[S]`
-    units (1 if not listed) once it ran or was found done. The stages show their own progress below."""
+    units (1 if not listed) once it ran and DVC locked it, or was found done; a stage that failed
+    counts nothing. The stages show their own progress below."""
     with Progress(label, sum(sizes.values()), unit, steps=True) as progress:
         running = []
 
         def watch(line: str) -> None:
-            if found := RAN.match(line) or SKIPPED.match(line):
-                while running:  # DVC reached the next stage, so the one before finished
-                    progress.advance(sizes.get(running.pop(), 1))
-                stage = found[1]
+            if LOCKED.match(line) and running:
+                progress.advance(sizes.get(running.pop(), 1))
+            elif found := RAN.match(line) or SKIPPED.match(line):
+                running.clear()  # a stage that never got locked failed (--keep-going goes on)
                 if found.re is RAN:
-                    running.append(stage)
-                    progress.running(stage)
+                    running.append(found[1])
+                    progress.running(found[1])
                 else:
-                    progress.advance(sizes.get(stage, 1))
+                    progress.advance(sizes.get(found[1], 1))
 
-        result = sh("dvc", "repro", *args, cwd=cwd, env=child_env(env), check=check, watch=watch)
-        if result.returncode == 0 and running:
-            progress.advance(sizes.get(running.pop(), 1))
-    return result
+        return sh("dvc", "repro", *args, cwd=cwd, env=child_env(env), check=check, watch=watch)
 
 
 def stage_names(cwd: Path | None = None) -> list[str]:

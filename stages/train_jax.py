@@ -20,11 +20,12 @@ import numpy as np
 from jax import lax
 from torch import nn
 
+from stages.adam import BiasCorrection, Moments, adam
 from stages.draws import Draws
 from stages.exact import Ops
 from stages.io import Dataset
 from stages.model import Stacked
-from stages.net import BiasCorrection, Layout, Moments, Recipe, adam, forward, gradient, mean_loss, unflatten
+from stages.net import Layout, Recipe, forward, gradient, mean_loss, unflatten
 from stages.params import TrainParams
 from stages.progress import Progress
 

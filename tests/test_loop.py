@@ -1,0 +1,62 @@
+"""The training loop (stages/loop.py): a copy beside others gets its lone bits, through either ops."""
+
+import numpy as np
+import pytest
+import torch
+from conftest import make_params
+from torch import nn
+
+from stages import exact
+from stages.draws import Draws, initial_model
+from stages.exact import NUMPY
+from stages.io import Dataset
+from stages.loop import fit
+from stages.model import Stacked
+from stages.train import train, train_copies
+
+DROPOUT = 0.2
+# Options of a short run that goes through every step: standardisation, two hidden layers, dropout,
+# weight decay, and a last batch smaller than the others (480 rows in batches of 50).
+SHORT = {"hidden": (5, 3), "lr": 0.01, "weight_decay": 0.01, "epochs": 5, "batch_size": 50,
+         "dropout": DROPOUT, "standardize": True}  # fmt: skip
+
+
+def shuffled(data: Dataset, seed: int) -> Dataset:
+    """`data`'s rows in another order: another copy's training set, of the same size."""
+    order = np.random.default_rng(seed).permutation(len(data.y))
+    return Dataset(x=data.x[order], y=data.y[order], y_clean=data.y_clean[order])
+
+
+def state_bytes(model: nn.Module) -> dict[str, bytes]:
+    return {name: tensor.numpy().tobytes() for name, tensor in model.state_dict().items()}
+
+
+def test_a_copy_trained_beside_others_gets_the_bits_it_gets_alone(small_split):
+    train_data, val_data = small_split
+    trains, seeds = [train_data, shuffled(train_data, 1), shuffled(train_data, 2)], [0, 1, 2]
+    options = {**SHORT, "loss": "bce", "activation": "tanh"}
+    models, histories = train_copies(trains, [val_data] * 3, seeds, make_params(**options))
+    for index, seed in enumerate(seeds):
+        alone, history = train(trains[index], val_data, make_params(**options, seed=seed))
+        assert state_bytes(models[index]) == state_bytes(alone)
+        assert histories[index] == history
+
+
+def fitted_flat(split: tuple[Dataset, Dataset], ops: exact.Ops, loss: str, activation: str) -> np.ndarray:
+    """Two copies (seeds 0 and 1) trained by stages.loop.fit through `ops` on torch's CPU device."""
+    train_data, val_data = split
+    seeds, hidden = [0, 1], SHORT["hidden"]
+    models = [initial_model(train_data.x, seed, hidden, activation, DROPOUT, True) for seed in seeds]
+    stacked = Stacked(models, torch.device("cpu"), ops)
+    options = {name: SHORT[name] for name in ("lr", "weight_decay", "batch_size")}
+    draws = [Draws(seed, hidden, DROPOUT) for seed in seeds]
+    fit(stacked, draws, [train_data] * 2, [val_data] * 2, make_params(loss=loss, epochs=3, **options).train)
+    return np.asarray(stacked.flat)
+
+
+@pytest.mark.parametrize(("loss", "activation"), [("bce", "tanh"), ("mse", "leaky_relu")])
+def test_torch_ops_train_to_numpys_bits(small_split, loss, activation):
+    through_torch = fitted_flat(small_split, exact.TORCH, loss, activation)
+    through_numpy = fitted_flat(small_split, NUMPY, loss, activation)
+    assert through_torch.dtype == through_numpy.dtype == np.float32
+    assert through_torch.view(np.int32).tolist() == through_numpy.view(np.int32).tolist()
