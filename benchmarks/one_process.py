@@ -39,7 +39,7 @@ def run_experiments(root: Path) -> None:
     for name, config in load_experiments(root / "experiments.yaml").items():
         workdir = root / "one_process" / name
         workdir.mkdir(parents=True)
-        (workdir / "params.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
+        (workdir / "params.yaml").write_text(yaml.safe_dump(config.plain(), sort_keys=False))
         run_pipeline(workdir, root / "dvc.yaml")
 
 

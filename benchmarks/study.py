@@ -24,15 +24,16 @@ QUEUED = 6  # seeded experiments on the queue: enough for a per-model time, not 
 
 QUEUE = """
 import json, sys
+from dataclasses import replace
 from journey.configs import load_experiments
 from journey.experiments import raise_if_failed, run_experiments
 from pathlib import Path
 config = load_experiments(Path("experiments.yaml"))["nb1-bce"]
 runs = {}
 for index, (data, split, train) in enumerate(json.loads(sys.argv[1])):
-    params = {section: dict(values) for section, values in config.items()}
-    params["data"]["seed"], params["split"]["seed"], params["train"]["seed"] = data, split, train
-    runs[f"nb1-bce-s{index}"] = params
+    runs[f"nb1-bce-s{index}"] = replace(config, data=replace(config.data, seed=data),
+                                        split=replace(config.split, seed=split),
+                                        train=replace(config.train, seed=train))
 raise_if_failed(run_experiments(runs, jobs=3, force=True))
 """
 

@@ -6,6 +6,7 @@ bar its user's terminal can show. Plain lines come at most every JOURNEY_PROGRES
 whenever what runs changes. Progress never touches an output: it only writes to standard error.
 """
 
+import io
 import os
 import sys
 import time
@@ -35,6 +36,14 @@ def line_seconds() -> float:
         return 10.0
 
 
+def columns(stream: TextIO) -> int:
+    """The terminal's width, or 0 where it reports none."""
+    try:
+        return os.get_terminal_size(stream.fileno()).columns
+    except (OSError, ValueError, AttributeError, io.UnsupportedOperation):
+        return 0
+
+
 def clock(seconds: float) -> str:
     """0:07, 1:02:03."""
     return tqdm.format_interval(seconds)
@@ -57,8 +66,11 @@ class Progress:
         self.last_line = float("-inf")
         self.bar = None
         if self.mode == "live":
-            self.bar = tqdm(total=total, desc=label, unit=f" {unit}", file=self.stream, dynamic_ncols=True,
-                            mininterval=0.2, leave=True)  # fmt: skip
+            # A terminal that reports no width (a pty nobody sized, as in some CI runners) gets 80
+            # columns: tqdm would otherwise draw nothing at all.
+            width = {"dynamic_ncols": True} if columns(self.stream) > 0 else {"ncols": 80}
+            self.bar = tqdm(total=total, desc=label, unit=f" {unit}", file=self.stream, mininterval=0.2,
+                            leave=True, **width)  # fmt: skip
         self._line()
 
     @property
@@ -116,7 +128,8 @@ class Progress:
     def left(self) -> float | None:
         """Seconds still to go at the pace since the first units were done (which start-up, imports
         or a JIT compilation slow), or None before that pace is known."""
-        if not self.total or self.first is None or not self.first[1] < self.done < self.total:
+        closed = self.now in ("finished", "stopped")
+        if closed or not self.total or self.first is None or not self.first[1] < self.done < self.total:
             return None
         since, done_then = self.first
         return (time.monotonic() - since) / (self.done - done_then) * (self.total - self.done)

@@ -2,6 +2,7 @@
 
 import csv
 import json
+from dataclasses import replace
 
 import pytest
 import yaml
@@ -67,10 +68,10 @@ def test_a_study_run_repeated_alone_with_dvc_exp_run_gives_its_bytes(study, conf
     rows = csv.DictReader((repo / "study/reports/seeds.csv").open())
     row = [r for r in rows if r["config"] == config][position]
     assert (row["source"], row["index"]) == ("data+split", "0")
-    params = load_experiments(repo / "experiments.yaml", EVERY_NAMED)[config]
-    params["data"]["seed"], params["split"]["seed"], params["train"]["seed"] = (
-        int(row[key]) for key in ("data_seed", "split_seed", "train_seed")
-    )
+    named = load_experiments(repo / "experiments.yaml", EVERY_NAMED)[config]
+    data, split, train = (int(row[key]) for key in ("data_seed", "split_seed", "train_seed"))
+    params = replace(named, data=replace(named.data, seed=data), split=replace(named.split, seed=split),
+                     train=replace(named.train, seed=train))  # fmt: skip
     sh(repo, "dvc", "exp", "run", "--name", f"alone-{config}", *set_param_args(params))
     alone = load_file(repo / "models/model.safetensors")
     stacked = load_file(repo / f"study/runs/{config}/models.safetensors")

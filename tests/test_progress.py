@@ -1,6 +1,7 @@
 """Progress on stderr: the mode each stream gets, plain lines at a modest rate, the estimate of time left."""
 
 import io
+import os
 
 import pytest
 
@@ -86,3 +87,27 @@ def test_a_live_bar_is_tqdms_on_the_stream(monkeypatch):
     with Progress("train", 4, "epoch", stream=screen) as shown:
         shown.advance(4)
     assert "\r" in screen.getvalue() and "train: 100%" in screen.getvalue() and "4/4" in screen.getvalue()
+
+
+def test_a_terminal_without_a_width_still_gets_a_bar(monkeypatch):
+    """A pty nobody sized reports 0 columns (`script` behind a pipe, some CI runners), where tqdm's own
+    sizing draws nothing at all."""
+    monkeypatch.delenv(progress.MODE, raising=False)
+    master, slave = os.openpty()
+    with os.fdopen(slave, "w") as screen:
+        assert progress.columns(screen) == 0
+        with Progress("experiments", 3, "experiment", stream=screen) as shown:
+            shown.advance(3)
+        screen.flush()
+        drawn = os.read(master, 1 << 16).decode()
+    os.close(master)
+    assert "experiments: 100%" in drawn and "3/3" in drawn
+
+
+def test_no_time_left_is_estimated_once_stopped(monkeypatch):
+    monkeypatch.setenv(progress.MODE, "lines")
+    log = io.StringIO()
+    with Progress("study", 10, "run", stream=log) as shown:
+        shown.advance(2)
+        shown.advance(2)
+    assert log.getvalue().splitlines()[-1].endswith("elapsed (stopped)")
