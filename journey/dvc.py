@@ -24,15 +24,17 @@ GRACE_SECONDS = 30  # for a child that got Ctrl-C to stop by itself before it is
 # What `dvc repro` prints as it reaches each stage: it runs it, or finds it done.
 RAN = re.compile(r"Running stage '([^']+)':")
 SKIPPED = re.compile(r"Stage '([^']+)' (?:didn't change, skipping|is cached - skipping run)")
-LOCKED = re.compile(r"(?:Updating|Generating) lock file")  # after a stage that ran and succeeded
+FAILED = re.compile(r"failed to reproduce '([^']+)'")  # on stderr; with --keep-going DVC goes on
 
 
 def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, check: bool = True,
-       watch: Callable[[str], None] | None = None) -> Result:  # fmt: skip
+       watch: Callable[[str], None] | None = None,
+       watch_err: Callable[[str], None] | None = None) -> Result:  # fmt: skip
     """Run a command; a failure (with `check`) becomes a UserError carrying the command's own message.
 
     With `watch`, each line of the command's stdout goes to it as it comes, and its stderr (where
-    stages show their progress) is copied to ours as it comes; both are still returned.
+    stages show their progress) is copied to ours as it comes, each line also to `watch_err`; both
+    are still returned.
     On Ctrl-C the child gets SIGINT too (a terminal sends it to both; `kill -INT` to this process only)
     and time to stop cleanly, as DVC does, before it is killed; then the KeyboardInterrupt goes on.
     """
@@ -43,7 +45,7 @@ def sh(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, c
     except FileNotFoundError:
         raise UserError(f"`{args[0]}` is not on PATH; activate the project's virtualenv "
                         "(`. .venv/bin/activate`) or install it (`pip install -e .`)") from None  # fmt: skip
-    streams = Streams(process, watch) if watch else None
+    streams = Streams(process, watch, watch_err) if watch else None
     try:
         stdout, stderr = streams.wait() if streams else process.communicate()
     except KeyboardInterrupt:
@@ -72,8 +74,10 @@ class Streams:
     """A child's stdout and stderr, read by two threads as they come: stdout line by line into
     `watch`, stderr copied byte for byte to ours (a live bar's carriage returns included)."""
 
-    def __init__(self, process: subprocess.Popen, watch: Callable[[str], None]) -> None:
+    def __init__(self, process: subprocess.Popen, watch: Callable[[str], None],
+                 watch_err: Callable[[str], None] | None = None) -> None:  # fmt: skip
         self.out, self.err = [], []
+        self.watch_err = watch_err or (lambda line: None)
         self.threads = [threading.Thread(target=self._lines, args=(process.stdout, watch), daemon=True),
                         threading.Thread(target=self._copy, args=(process.stderr,), daemon=True)]  # fmt: skip
         self.process = process
@@ -92,6 +96,8 @@ class Streams:
             end = max(chunk.rfind(b"\n"), chunk.rfind(b"\r")) + 1
             pending, ready = (chunk[end:], pending + chunk[:end]) if end else (pending + chunk, b"")
             self._write(ready)
+            for line in ready.decode(errors="replace").splitlines():
+                self.watch_err(line)
         self._write(pending)
 
     @staticmethod
@@ -117,23 +123,35 @@ def child_env(env: dict[str, str] | None = None) -> dict[str, str]:
 def repro(*args: str, label: str, sizes: dict[str, int], unit: str = "stage", cwd: Path | None = None,
           env: dict[str, str] | None = None, check: bool = True) -> Result:  # fmt: skip
     """`dvc repro ARGS`, saying on stderr which stage runs and how far it is: stage S counts `sizes[S]`
-    units (1 if not listed) once it ran and DVC locked it, or was found done; a stage that failed
-    counts nothing. The stages show their own progress below."""
+    units (1 if not listed) once DVC went past it, or found it done; a stage DVC says failed counts
+    nothing. The stages show their own progress below."""
     with Progress(label, sum(sizes.values()), unit, steps=True) as progress:
-        running = []
+        running, failed = [], set()
+
+        def finish() -> None:
+            time.sleep(0.05)  # DVC says a stage failed on stderr, read by another thread: let it catch up
+            while running:
+                stage = running.pop()
+                progress.advance(0 if stage in failed else sizes.get(stage, 1))
 
         def watch(line: str) -> None:
-            if LOCKED.match(line) and running:
-                progress.advance(sizes.get(running.pop(), 1))
-            elif found := RAN.match(line) or SKIPPED.match(line):
-                running.clear()  # a stage that never got locked failed (--keep-going goes on)
+            if found := RAN.match(line) or SKIPPED.match(line):
+                finish()  # DVC reached the next stage, so the one before ended
                 if found.re is RAN:
                     running.append(found[1])
                     progress.running(found[1])
                 else:
                     progress.advance(sizes.get(found[1], 1))
 
-        return sh("dvc", "repro", *args, cwd=cwd, env=child_env(env), check=check, watch=watch)
+        def watch_err(line: str) -> None:
+            if found := FAILED.search(line):
+                failed.add(found[1])
+
+        result = sh("dvc", "repro", *args, cwd=cwd, env=child_env(env), check=check, watch=watch,
+                    watch_err=watch_err)  # fmt: skip
+        if result.returncode == 0:
+            finish()
+        return result
 
 
 def stage_names(cwd: Path | None = None) -> list[str]:

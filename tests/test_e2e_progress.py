@@ -91,3 +91,14 @@ def test_journey_experiments_shows_which_experiment_runs_and_how_many_finished(s
     assert any(running and line.startswith("experiments: 1/2 experiments") for running, line in lines), text
     assert re.fullmatch(r"experiments: 2/2 experiments, \S+ elapsed \(finished\)", text[-1]), text
     assert no_control_characters(lines)
+
+
+def test_journey_check_counts_each_stage_of_a_pipeline_that_reproduces_its_lock(repo):
+    """From nothing in a clean clone, DVC rewrites no lock entry: a stage counts once DVC went past it."""
+    lines = watch(repo, "journey", "check", "--skip-study", "--skip-experiments")
+    text = [line for _, line in lines if line.startswith("check: ")]
+    finished = [re.sub(r", \S+ elapsed", "", line) for line in text if line.endswith("(finished)")]
+    assert finished == ["check: dvc.yaml: 5/5 stages (finished)", "check: dvc.yaml: 2/2 stages (finished)"], (
+        text
+    )
+    assert any(running and line.startswith("check: dvc.yaml: 3/5 stages") for running, line in lines), text
