@@ -113,10 +113,10 @@ def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
 def show(progress: Progress, states: dict[str, str]) -> None:
     """How many experiments finished, and which run now (or that they wait for a worker)."""
     finished = sum(state not in ("Queued", "Running") for state in states.values())
-    progress.advance(finished - progress.done)
     running = [name for name, state in states.items() if state == "Running"]
-    waiting = "queued" if finished < len(states) else ""
-    progress.running(f"running {', '.join(running)}" if running else waiting)
+    if finished < len(states):  # once all finished, the closing line says so
+        progress.running(f"running {', '.join(running)}" if running else "queued")
+    progress.advance(finished - progress.done)
     progress.refresh()
 
 

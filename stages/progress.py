@@ -135,7 +135,9 @@ class Progress:
         return (time.monotonic() - since) / (self.done - done_then) * (self.total - self.done)
 
     def _due(self) -> bool:
-        return self.heartbeat and self.mode == "lines" and time.monotonic() - self.last_line >= line_seconds()
+        complete = self.total is not None and self.done >= self.total  # the closing line says it
+        due = time.monotonic() - self.last_line >= line_seconds()
+        return self.heartbeat and self.mode == "lines" and not complete and due
 
     def _line(self) -> None:
         if self.mode == "lines":

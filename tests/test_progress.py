@@ -111,3 +111,20 @@ def test_no_time_left_is_estimated_once_stopped(monkeypatch):
         shown.advance(2)
         shown.advance(2)
     assert log.getvalue().splitlines()[-1].endswith("elapsed (stopped)")
+
+
+def test_once_everything_is_done_only_the_closing_line_says_so(monkeypatch):
+    monkeypatch.setenv(progress.MODE, "lines")
+    monkeypatch.setenv(progress.SECONDS, "0")  # a line at every chance
+    log = io.StringIO()
+    with Progress("experiments", 2, "experiment", stream=log) as shown:
+        shown.advance()
+        shown.advance()
+        shown.refresh()
+    counts = [line.split(",")[0] for line in log.getvalue().splitlines()]
+    assert counts == [
+        "experiments: 0/2 experiments",
+        "experiments: 1/2 experiments",
+        "experiments: 2/2 experiments",
+    ]
+    assert log.getvalue().splitlines()[-1].endswith("(finished)")
