@@ -114,9 +114,9 @@ def show(progress: Progress, states: dict[str, str]) -> None:
     """How many experiments finished, and which run now (or that they wait for a worker)."""
     finished = sum(state not in ("Queued", "Running") for state in states.values())
     running = [name for name, state in states.items() if state == "Running"]
-    if finished < len(states):  # once all finished, the closing line says so
-        progress.running(f"running {', '.join(running)}" if running else "queued")
     progress.advance(finished - progress.done)
+    if finished < len(states):  # once all finished, the closing line says so
+        progress.running(f"running {', '.join(running)}" if running else "queued")  # a line if it changed
     progress.refresh()
 
 
