@@ -200,10 +200,15 @@ def command(args: argparse.Namespace) -> None:
     if git("status", "--porcelain", "--untracked-files=no", cwd=source).strip():
         print("note: uncommitted changes are not checked; the check uses HEAD only", file=sys.stderr)
     try:
-        with tempfile.TemporaryDirectory(prefix="repro-check-") as root:
+        # The experiments step leaves DVC's queue workers in the clone, which may still write there
+        # while it is removed: they are stopped first, and what they write last is not an error.
+        with tempfile.TemporaryDirectory(prefix="repro-check-", ignore_cleanup_errors=True) as root:
             experiments = None if args.skip_experiments else args.experiment
             clone = Clone(source, Path(root))
-            findings = run_steps(clone, args.tolerance, experiments, study=not args.skip_study)
+            try:
+                findings = run_steps(clone, args.tolerance, experiments, study=not args.skip_study)
+            finally:
+                clone.sh("dvc", "queue", "stop", "--kill", check=False)
     except KeyboardInterrupt:
         raise Interrupted(
             "the check worked in a temporary clone, now removed; nothing here changed; `journey check` "
