@@ -129,6 +129,8 @@ def repro(*args: str, label: str, sizes: dict[str, int], unit: str = "stage", cw
         running, failed = [], set()
 
         def finish() -> None:
+            if not running:
+                return
             time.sleep(0.05)  # DVC says a stage failed on stderr, read by another thread: let it catch up
             while running:
                 stage = running.pop()
