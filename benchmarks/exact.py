@@ -1,4 +1,4 @@
-"""Benchmark 10 (`exact`): the exact arithmetic (stages/exact.py, stages/net.py) against torch's before it.
+"""Benchmark 10 (`exact`): the exact arithmetic (stages/lib/exact.py, net.py) against torch's before it.
 
 BEFORE is the last commit that trained with torch's own kernels: batched matrix products (MKL),
 autograd, and an Adam of torch operations, with stages/cpu.py pinning their CPU code paths. From the
@@ -10,7 +10,7 @@ side in one run, on fresh clones of both commits, run by this one venv (both pin
 - the train stage's loop in µs per Adam step, for nb1-bce (2→4→1) and nb3-mse-l2 (4→7→1) at batch 32:
   `stages.train.fit` in a new process per commit, best of 3 interleaved. Before, the stage trained its
   model beside an identical twin (torch multiplied a batch of one matrix another way); its one-copy
-  time is shown too. After, also the CUDA path's operations (`stages.exact.TORCH`) on CPU tensors.
+  time is shown too. After, also the CUDA path's operations (`stages.lib.exact.TORCH`) on CPU tensors.
 """
 
 import json
@@ -19,7 +19,8 @@ from pathlib import Path
 
 from benchmarks.common import Run, clone_env, fresh_clone, head, measure, table, verdict
 
-BEFORE = "10fcee1"  # the last commit before stages/exact.py; "after" is HEAD when the benchmark starts
+# The last commit before stages/exact.py (now stages/lib/exact.py); "after" is HEAD when the benchmark starts.
+BEFORE = "10fcee1"
 PYTHON = sys.executable
 REPEATS = {"experiments": 2, "steps": 3}  # interleaved, best kept: this 2-core VM varies by a third
 TARGET = 1.25  # after ÷ before, at most
@@ -31,22 +32,27 @@ STEP_CONFIGS = {"nb1-bce": 100, "nb3-mse-l2": 100}  # epochs timed: about a seco
 STEPS = """
 import json, sys, time
 from pathlib import Path
+import importlib, importlib.util
 import stages
 import torch
-from journey.configs import load_experiments
-from journey.seeds import Seeds, parts
-from stages.draws import Draws, initial_model
+new_layout = importlib.util.find_spec("stages.lib") is not None  # helpers in stages/lib, the study in study/
+lib, study = ("stages.lib", "study") if new_layout else ("stages", "journey")
+configs_module = importlib.import_module(("stages.lib" if new_layout else "journey") + ".configs")
+load_experiments = configs_module.load_experiments
+Seeds, parts = (getattr(importlib.import_module(study + ".seeds"), n) for n in ("Seeds", "parts"))
+draws_module = importlib.import_module(lib + ".draws")
+Draws, initial_model = draws_module.Draws, draws_module.initial_model
 from stages.train import fit
 
 side = sys.argv[1]
 if side == "before":  # what the old train stage's main() set
-    from stages.model import StackedMLP
+    StackedMLP = importlib.import_module(lib + ".model").StackedMLP
     torch.set_num_threads(1)
     torch.use_deterministic_algorithms(True)
     variants = {"torch, model and twin": 2, "torch, one copy": 1}
 else:
-    from stages.exact import NUMPY, TORCH
-    from stages.model import Stacked
+    NUMPY, TORCH = (getattr(importlib.import_module(lib + ".exact"), n) for n in ("NUMPY", "TORCH"))
+    Stacked = importlib.import_module(lib + ".model").Stacked
     variants = {"NumPy": NUMPY, "exact.TORCH on CPU tensors": TORCH}
 configs = load_experiments(Path("experiments.yaml"))
 results = {}

@@ -9,7 +9,7 @@ import numpy as np
 
 from benchmarks.common import table
 from stages.generate import generate
-from stages.io import FLOAT_FORMAT, Dataset, read_dataset, write_dataset
+from stages.lib.io import FLOAT_FORMAT, Dataset, read_dataset, write_dataset
 
 SIZES = (10_000, 1_000_000)
 

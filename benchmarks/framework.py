@@ -1,11 +1,11 @@
 """Benchmark 9: the train stage in JAX (jit-compiled epochs of Adam steps) against its default path.
 
-`train.framework: torch` runs stages/net.py's exact arithmetic on NumPy arrays on the CPU (torch
+`train.framework: torch` runs stages/lib/net.py's exact arithmetic on NumPy arrays on the CPU (torch
 tensors only on CUDA); `jax` runs the same definition compiled by XLA, and gives the same bits. Side by
 side in one run, on the same data, initial weights and batch order:
 - `stages.train.train` in one process for each framework, on four named experiments: best of 3,
   interleaved. JAX compiles its epoch function on the first call for a net; that call is timed apart.
-- nb2 with the design not taken: JAX's jit-compiled step (`stages.train_jax.step`) called batch by
+- nb2 with the design not taken: JAX's jit-compiled step (`stages.lib.train_jax.step`) called batch by
   batch from a Python loop, instead of one jit-compiled epoch (`lax.scan` over the batches).
 - the train stage as `dvc repro` runs it (dvc.yaml's command), in a new process, for nb2-mse and
   nb2-jax: imports and compilation included. Best of 3, interleaved.
@@ -21,15 +21,15 @@ import yaml
 
 from benchmarks.common import clone_env, fresh_clone, measure, table
 from benchmarks.scale import stage_commands
-from journey.configs import ALL, load_experiments
-from journey.seeds import Seeds, parts
-from stages import train_jax
-from stages.adam import BiasCorrection
-from stages.draws import Draws, initial_model
-from stages.io import Dataset
-from stages.model import Stacked
+from stages.lib import train_jax
+from stages.lib.adam import BiasCorrection
+from stages.lib.configs import ALL, load_experiments
+from stages.lib.draws import Draws, initial_model
+from stages.lib.io import Dataset
+from stages.lib.model import Stacked
 from stages.params import Params
 from stages.train import train
+from study.seeds import Seeds, parts
 
 NAMES = ("nb1-bce", "nb2-mse", "nb4-dropout", "nb7-breast-cancer")
 REPEATS = 3

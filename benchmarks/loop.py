@@ -1,6 +1,6 @@
 """Benchmark 4: the train stage's loop in samples per second, against two hand-written torch loops.
 
-The train stage runs stages/net.py's exact arithmetic on NumPy arrays on the CPU (stages/exact.py);
+The train stage runs stages/lib/net.py's exact arithmetic on NumPy arrays on the CPU (stages/lib/exact.py);
 the baselines are what a PyTorch user writes: torch's autograd, BLAS and `torch.optim.Adam`, one thread.
 """
 
@@ -12,8 +12,8 @@ from torch import nn
 
 from benchmarks.common import table, verdict
 from stages.generate import generate
-from stages.io import Dataset
-from stages.model import build_mlp
+from stages.lib.io import Dataset
+from stages.lib.model import build_mlp
 from stages.split import split
 from stages.train import train as train_stage
 

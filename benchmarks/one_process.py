@@ -9,7 +9,7 @@ from pathlib import Path
 
 import yaml
 
-from journey.configs import load_experiments
+from stages.lib.configs import load_experiments
 
 
 def stage_calls(dvc_yaml: Path) -> dict[str, tuple[str, list[str]]]:

@@ -22,7 +22,7 @@ TARGET = 1.02  # with progress ÷ without, at most
 LOOP = """
 import os, sys, time
 from pathlib import Path
-from stages.io import read_splits
+from stages.lib.io import read_splits
 from stages.params import load_params
 from stages.train import train
 

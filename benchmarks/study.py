@@ -17,7 +17,7 @@ import yaml
 
 from benchmarks.common import Run, clone_env, fresh_clone, measure, table, verdict
 from benchmarks.scale import stage_commands
-from journey.seeds import plan
+from study.seeds import plan
 
 PYTHON = sys.executable
 QUEUED = 6  # seeded experiments on the queue: enough for a per-model time, not the 25 minutes of 70
@@ -25,7 +25,7 @@ QUEUED = 6  # seeded experiments on the queue: enough for a per-model time, not 
 QUEUE = """
 import json, sys
 from dataclasses import replace
-from journey.configs import load_experiments
+from stages.lib.configs import load_experiments
 from journey.experiments import raise_if_failed, run_experiments
 from pathlib import Path
 config = load_experiments(Path("experiments.yaml"))["nb1-bce"]

@@ -20,7 +20,7 @@ from journey.locks import (
     tolerate,
 )
 from journey.study import STUDY
-from stages.cli import Interrupted, UserError
+from stages.lib.cli import Interrupted, UserError
 
 REPEAT_FROM = "train"  # the first training stage: repeated with other threads in a new process
 STUDY_TABLE = f"{STUDY}/reports/seeds.csv"  # every seed's numbers, in git

@@ -5,8 +5,8 @@ import os
 from types import ModuleType
 
 from journey import check, experiments, plots, remote, study
-from stages.cli import run
-from stages.progress import MODE
+from stages.lib.cli import run
+from stages.lib.progress import MODE
 
 COMMANDS: dict[str, ModuleType] = {
     "experiments": experiments,

@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from stages.cli import UserError
-from stages.progress import MODE, Progress, mode
+from stages.lib.cli import UserError
+from stages.lib.progress import MODE, Progress, mode
 
 Result = subprocess.CompletedProcess
 # dvc-task's record of each queue task's process (`dvc exp exec-run`): RUN_RECORDS/<task>/<task>.json

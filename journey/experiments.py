@@ -9,7 +9,6 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from journey.configs import ALL, EVERY_NAMED, NOTEBOOKS, load_experiments
 from journey.dvc import (
     dvc,
     finished_experiments,
@@ -22,9 +21,10 @@ from journey.dvc import (
     start_workers,
     uncommitted_changes,
 )
-from stages.cli import Interrupted, UserError
+from stages.lib.cli import Interrupted, UserError
+from stages.lib.configs import ALL, EVERY_NAMED, NOTEBOOKS, load_experiments
+from stages.lib.progress import Progress
 from stages.params import Params
-from stages.progress import Progress
 
 POLL_SECONDS = 5.0  # each `dvc queue status` costs a second of CPU that the workers need
 MAX_WORKER_RESTARTS = 5

@@ -10,11 +10,11 @@ import yaml
 
 FIXES = {
     "stale": "run `dvc repro` and commit dvc.lock",
-    # The arithmetic gives the same bits on every machine (stages/exact.py), so a difference comes from
+    # The arithmetic gives the same bits on every machine (stages/lib/exact.py), so a difference comes from
     # what feeds it: other library versions than pyproject.toml pins, an unseeded draw, or a new
-    # computation that does not go through stages/exact.py.
+    # computation that does not go through stages/lib/exact.py.
     "nondeterministic": "install the pinned versions (`pip install -e .`) and check again; if it still "
-    "differs, the stage computes or draws something outside stages/exact.py and its seeded draws",
+    "differs, the stage computes or draws something outside stages/lib/exact.py and its seeded draws",
 }
 
 

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from journey.dvc import dvc
-from stages.cli import UserError
+from stages.lib.cli import UserError
 
 
 def vega_specs(revisions: list[str]) -> dict[str, dict]:

@@ -11,7 +11,7 @@ import argparse
 from pathlib import Path
 
 from journey.dvc import dvc, repo_root
-from stages.cli import UserError
+from stages.lib.cli import UserError
 
 NAME = "storage"
 PROJECTS = (".", "study")  # the notebooks' DVC project and the study's

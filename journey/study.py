@@ -17,8 +17,8 @@ import yaml
 
 from journey.dvc import dvc, release_stale_locks, repro
 from journey.remote import require_remote
-from journey.shards import MISSING, NO_TRAINING, NOT_PUSHED, runs_per_config
-from stages.cli import Interrupted, UserError
+from stages.lib.cli import Interrupted, UserError
+from study.lib.shards import MISSING, NO_TRAINING, NOT_PUSHED, runs_per_config
 
 STUDY = Path("study")  # the study's DVC project, beside the notebooks' (the repository's root)
 PARAMS = STUDY / "params.yaml"

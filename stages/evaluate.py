@@ -1,4 +1,4 @@
-"""Stage evaluate: validation metrics (stages/metrics.py), ROC and confusion data, and a loss-curve PNG."""
+"""Stage evaluate: validation metrics (stages/lib/metrics.py), ROC and confusion data, a loss-curve PNG."""
 
 import io
 from pathlib import Path
@@ -6,11 +6,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import roc_curve
 
-from stages.cli import parse_paths, run
-from stages.diagnosis import diagnose
-from stages.io import Dataset, History, read_history, read_splits, write_atomic, write_json, write_table
-from stages.metrics import VALIDATION, brier, log_loss
-from stages.model import count_params, load_model, predict
+from stages.lib.cli import parse_paths, run
+from stages.lib.diagnosis import diagnose
+from stages.lib.io import Dataset, History, read_history, read_splits, write_atomic, write_json, write_table
+from stages.lib.metrics import VALIDATION, brier, log_loss
+from stages.lib.model import count_params, load_model, predict
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
 # The training objective of each loss: BCE is log loss, MSE is the Brier score.

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from stages.cli import parse_paths, run
-from stages.io import Dataset, write_dataset
+from stages.lib.cli import parse_paths, run
+from stages.lib.io import Dataset, write_dataset
 from stages.params import DataParams, load_section
 
 # c = median(|u| - v) for independent standard normals u, v, so the two classes are balanced.

@@ -16,8 +16,8 @@ from typing import Any, TypeVar
 
 import yaml
 
-from stages.cli import UserError, parse_paths, run
-from stages.io import write_atomic
+from stages.lib.cli import UserError, parse_paths, run
+from stages.lib.io import write_atomic
 
 
 def rule(

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from stages.cli import UserError, parse_paths, run
-from stages.io import Dataset, read_dataset, write_dataset
+from stages.lib.cli import UserError, parse_paths, run
+from stages.lib.io import Dataset, read_dataset, write_dataset
 from stages.params import SplitParams, load_section
 
 

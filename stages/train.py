@@ -1,5 +1,5 @@
-"""Stage train: the run's initial model and draws, then the training loop (stages/loop.py) on the CPU
-with NumPy, on CUDA with torch, or with JAX (stages/train_jax.py); the model and its loss curves out."""
+"""Stage train: the run's initial model and draws, then the training loop (stages/lib/loop.py) on the CPU
+with NumPy, on CUDA with torch, or with JAX (stages/lib/train_jax.py); the model and its loss curves out."""
 
 from collections.abc import Sequence
 
@@ -7,13 +7,13 @@ import numpy as np
 import torch
 from torch import nn
 
-from stages.cli import UserError, parse_paths, run
-from stages.draws import Draws, initial_model
-from stages.io import Dataset, History, read_splits, write_history
-from stages.loop import diverged, fit
-from stages.model import Stacked, save_model
+from stages.lib.cli import UserError, parse_paths, run
+from stages.lib.draws import Draws, initial_model
+from stages.lib.io import Dataset, History, read_splits, write_history
+from stages.lib.loop import diverged, fit
+from stages.lib.model import Stacked, save_model
+from stages.lib.progress import Progress
 from stages.params import Params, TrainParams, load_params
-from stages.progress import Progress
 
 
 def resolve_device(name: str) -> torch.device:
@@ -32,10 +32,10 @@ def train_copies(trains: Sequence[Dataset], vals: Sequence[Dataset], seeds: Sequ
                  progress_label: str = "") -> tuple[list[nn.Sequential], list[History]]:  # fmt: skip
     """One MLP per (train, val, seed), trained side by side; copy k gets the bytes it would get alone.
 
-    A seed sets the initial weights, the batch orders and the dropout masks (stages/draws.py); the
+    A seed sets the initial weights, the batch orders and the dropout masks (stages/lib/draws.py); the
     model, the training and `data.standardize` come from `params`. The models come back on the CPU, as
     torch modules whatever the framework that trained them. With a `progress_label`, the epochs are
-    shown on stderr (stages/progress.py).
+    shown on stderr (stages/lib/progress.py).
     """
     m, t = params.model, params.train
     models = [initial_model(data.x, seed, m.hidden, m.activation, m.dropout, params.data.standardize)
@@ -56,12 +56,12 @@ def train_copies(trains: Sequence[Dataset], vals: Sequence[Dataset], seeds: Sequ
 
 def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[Dataset],
              vals: Sequence[Dataset], t: TrainParams, progress: Progress) -> list[History]:  # fmt: skip
-    """Train `models` in place with stages/train_jax.py, one after another; jax is an optional install."""
+    """Train `models` in place with stages/lib/train_jax.py, one after another; jax is an optional install."""
     if t.device == "cuda":
         raise UserError("train.framework jax runs on the CPU here (the jax extra installs CPU wheels); "
                         "set train.device to cpu or auto in params.yaml")  # fmt: skip
     try:
-        from stages import train_jax
+        from stages.lib import train_jax
     except ImportError:
         raise UserError("train.framework is jax but jax is not installed; run "
                         "`pip install -e '.[jax]'`, or set train.framework to torch") from None  # fmt: skip

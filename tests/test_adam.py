@@ -1,16 +1,16 @@
-"""Adam (stages/adam.py) against torch.optim.Adam, with and without weight decay."""
+"""Adam (stages/lib/adam.py) against torch.optim.Adam, with and without weight decay."""
 
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-from stages.adam import BiasCorrection, Moments, adam
-from stages.exact import NUMPY
+from stages.lib.adam import BiasCorrection, Moments, adam
+from stages.lib.exact import NUMPY
 
 
 def adam_both_ways(steps: int, weight_decay: float) -> tuple[np.ndarray, np.ndarray]:
-    """The weights after `steps` Adam steps from one gradient sequence: stages.adam's and torch's."""
+    """The weights after `steps` Adam steps from one gradient sequence: stages.lib.adam's and torch's."""
     rng = np.random.default_rng(0)
     start = rng.standard_normal((1, 40)).astype(np.float32)
     scales = 10 ** rng.uniform(-3, 1, (steps, 1, 40))  # gradients from 1e-3 to 10

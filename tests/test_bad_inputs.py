@@ -15,7 +15,7 @@ import yaml
 from conftest import ROOT
 
 from benchmarks.one_process import stage_calls
-from stages.cli import run
+from stages.lib.cli import run
 
 # dvc.yaml's own command lines, as `python -m` would get them: module, then arguments.
 GENERATE, SPLIT, TRAIN, EVALUATE = (

@@ -10,7 +10,7 @@ from conftest import ROOT, sh
 
 from journey import plots
 from journey.cli import COMMANDS, parser
-from stages.cli import UserError
+from stages.lib.cli import UserError
 
 
 def test_help_lists_every_command():

@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from stages.diagnosis import VERDICTS, diagnose
+from stages.lib.diagnosis import VERDICTS, diagnose
 
 EPOCHS = np.arange(1, 201)
 FLAT = 0.2 + 0.5 * np.exp(-EPOCHS / 10)  # falls fast, then flat

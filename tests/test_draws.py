@@ -4,8 +4,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from stages.draws import Draws, initial_model
-from stages.model import build_mlp
+from stages.lib.draws import Draws, initial_model
+from stages.lib.model import build_mlp
 
 
 def test_initial_weights_are_nn_linears_own_from_the_seed():

@@ -19,7 +19,7 @@ from journey.dvc import (
     run_died,
     sh,
 )
-from stages.cli import UserError
+from stages.lib.cli import UserError
 
 ON_LINUX = Path("/proc/self").exists()
 

@@ -16,7 +16,7 @@ pytestmark = pytest.mark.e2e
 
 # What another x86-64 machine would pick by itself: ATen's kernels without AVX, MKL capped at SSE4.2,
 # NumPy without AVX2, two threads (tests/test_cpu.py tries more). Nothing is pinned: the arithmetic
-# (stages/exact.py) gives the same bits on any of them.
+# (stages/lib/exact.py) gives the same bits on any of them.
 ANOTHER_CPU = {"ATEN_CPU_CAPABILITY": "default", "MKL_ENABLE_INSTRUCTIONS": "SSE4_2", "OMP_NUM_THREADS": "2",
                "NPY_DISABLE_CPU_FEATURES": "X86_V3 X86_V4 AVX512_ICL AVX512_SPR"}  # fmt: skip
 

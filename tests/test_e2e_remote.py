@@ -11,9 +11,9 @@ import pytest
 import yaml
 from conftest import commit_all, copy_with_experiments, sh
 
-from journey.configs import load_experiments
 from journey.dvc import named_experiments
 from journey.experiments import set_param_args
+from stages.lib.configs import load_experiments
 
 pytestmark = pytest.mark.e2e
 TRAINED = "Running stage 'seeds@"

@@ -9,9 +9,9 @@ import yaml
 from conftest import commit_all, copy_with_experiments, sh
 from safetensors.torch import load_file
 
-from journey.configs import EVERY_NAMED, load_experiments
 from journey.dvc import named_experiments
 from journey.experiments import set_param_args
+from stages.lib.configs import EVERY_NAMED, load_experiments
 
 pytestmark = pytest.mark.e2e
 EPOCHS = 6

@@ -5,10 +5,10 @@ import pytest
 from sklearn import metrics as sk
 
 from stages.evaluate import OBJECTIVES, classification_metrics, evaluate, noise_ceiling_accuracy
-from stages.exact import NUMPY
-from stages.io import Dataset, History
-from stages.metrics import log_loss, roc_auc
-from stages.net import mean_loss
+from stages.lib.exact import NUMPY
+from stages.lib.io import Dataset, History
+from stages.lib.metrics import log_loss, roc_auc
+from stages.lib.net import mean_loss
 
 RNG = np.random.default_rng(0)
 Y = RNG.integers(0, 2, 400)

@@ -1,11 +1,11 @@
-"""The exact kernels (stages/exact.py): a few units from the true value, the same bits from either ops."""
+"""The exact kernels (stages/lib/exact.py): a few units from the true value, the same bits from either ops."""
 
 import numpy as np
 import pytest
 import torch
 
-from stages import exact
-from stages.exact import NUMPY, TORCH
+from stages.lib import exact
+from stages.lib.exact import NUMPY, TORCH
 
 # The most a kernel may be off, in float32 units in the last place (ulps) of the correctly rounded value.
 # Measured on the grids below: exp 1, expm1 1, sigmoid 2, tanh 2, log 3 against float64's value, and at

@@ -6,11 +6,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from journey.configs import ALL, load_experiments, load_lessons
 from journey.dvc import queue_states
 from journey.experiments import DIED, raise_if_failed, set_param_args, wait_for_queue
-from stages.cli import UserError
-from stages.model import build_mlp, count_params
+from stages.lib.cli import UserError
+from stages.lib.configs import ALL, load_experiments, load_lessons
+from stages.lib.model import build_mlp, count_params
 from stages.params import SECTIONS
 
 EXPERIMENTS = load_experiments(Path("experiments.yaml"))

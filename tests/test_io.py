@@ -5,9 +5,9 @@ import io
 import numpy as np
 import pytest
 
-from stages.cli import UserError
 from stages.generate import generate
-from stages.io import ROWS_PER_BLOCK, read_dataset, write_atomic, write_dataset, write_json, write_table
+from stages.lib.cli import UserError
+from stages.lib.io import ROWS_PER_BLOCK, read_dataset, write_atomic, write_dataset, write_json, write_table
 
 
 def test_dataset_round_trips_exactly(tmp_path):
@@ -45,7 +45,7 @@ def test_interrupted_write_keeps_the_old_file_and_leaves_no_temporary(tmp_path, 
     def ctrl_c(_):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr("stages.io.os.fsync", ctrl_c)
+    monkeypatch.setattr("stages.lib.io.os.fsync", ctrl_c)
     with pytest.raises(KeyboardInterrupt):
         write_atomic(target, b"new, but interrupted half way")
     assert target.read_bytes() == b"old"

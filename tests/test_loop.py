@@ -1,4 +1,4 @@
-"""The training loop (stages/loop.py): a copy beside others gets its lone bits, through either ops."""
+"""The training loop (stages/lib/loop.py): a copy beside others gets its lone bits, through either ops."""
 
 import numpy as np
 import pytest
@@ -6,12 +6,12 @@ import torch
 from conftest import make_params
 from torch import nn
 
-from stages import exact
-from stages.draws import Draws, initial_model
-from stages.exact import NUMPY
-from stages.io import Dataset
-from stages.loop import fit
-from stages.model import Stacked
+from stages.lib import exact
+from stages.lib.draws import Draws, initial_model
+from stages.lib.exact import NUMPY
+from stages.lib.io import Dataset
+from stages.lib.loop import fit
+from stages.lib.model import Stacked
 from stages.train import train, train_copies
 
 DROPOUT = 0.2
@@ -43,7 +43,7 @@ def test_a_copy_trained_beside_others_gets_the_bits_it_gets_alone(small_split):
 
 
 def fitted_flat(split: tuple[Dataset, Dataset], ops: exact.Ops, loss: str, activation: str) -> np.ndarray:
-    """Two copies (seeds 0 and 1) trained by stages.loop.fit through `ops` on torch's CPU device."""
+    """Two copies (seeds 0 and 1) trained by stages.lib.loop.fit through `ops` on torch's CPU device."""
     train_data, val_data = split
     seeds, hidden = [0, 1], SHORT["hidden"]
     models = [initial_model(train_data.x, seed, hidden, activation, DROPOUT, True) for seed in seeds]

@@ -5,8 +5,8 @@ import pytest
 import torch
 from torch import nn
 
-from stages.cli import UserError
-from stages.model import build_mlp, count_params, load_model, save_model
+from stages.lib.cli import UserError
+from stages.lib.model import build_mlp, count_params, load_model, save_model
 
 
 @pytest.mark.parametrize(("n_features", "hidden", "expected"), [(2, 4, 17), (3, 5, 26), (4, 7, 43)])

@@ -1,4 +1,4 @@
-"""The MLP's arithmetic (stages/net.py): torch's forward and autograd's gradient, copy by copy."""
+"""The MLP's arithmetic (stages/lib/net.py): torch's forward and autograd's gradient, copy by copy."""
 
 import numpy as np
 import pytest
@@ -6,10 +6,10 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from stages import net
-from stages.draws import initial_model
-from stages.exact import NUMPY
-from stages.model import Stacked
+from stages.lib import net
+from stages.lib.draws import initial_model
+from stages.lib.exact import NUMPY
+from stages.lib.model import Stacked
 
 ACTIVATIONS = ["relu", "tanh", "leaky_relu"]
 TORCH_LOSSES = {"bce": F.binary_cross_entropy, "mse": F.mse_loss}

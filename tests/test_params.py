@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from stages.cli import UserError
+from stages.lib.cli import UserError
 from stages.params import SECTIONS, DataParams, ModelParams, TrainParams, load_section, parse_section
 
 GOOD_DATA = {

@@ -3,7 +3,7 @@
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stages.cli import UserError
+from stages.lib.cli import UserError
 from stages.params import SECTIONS, parse_section
 
 KNOWN_KEYS = sorted({key for schema in SECTIONS.values() for key in schema.__dataclass_fields__})

@@ -5,8 +5,8 @@ import os
 
 import pytest
 
-from stages import progress
-from stages.progress import Progress
+from stages.lib import progress
+from stages.lib.progress import Progress
 
 
 class Terminal(io.StringIO):

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from journey import remote
-from stages.cli import UserError
+from stages.lib.cli import UserError
 
 
 def test_a_folder_is_made_absolute_and_a_url_kept(tmp_path, monkeypatch):

@@ -2,10 +2,10 @@
 
 import pytest
 
-from journey.configs import Lesson
-from journey.report import ReportParams, lessons_table, read_rows, sources_table
-from journey.seeds import METRIC_COLUMNS, SEED_COLUMNS
-from stages.cli import UserError
+from stages.lib.cli import UserError
+from stages.lib.configs import Lesson
+from study.report import ReportParams, lessons_table, read_rows, sources_table
+from study.seeds import METRIC_COLUMNS, SEED_COLUMNS
 
 P = ReportParams(confidence=0.95, bootstrap_resamples=999)
 

@@ -11,11 +11,11 @@ import pytest
 import torch
 import yaml
 
-from journey.seeds import SEED_COLUMNS, derive, format_rows, load_config, parts, plan, seeds, table_rows
 from stages.evaluate import evaluate
-from stages.model import count_params, predict
+from stages.lib.model import count_params, predict
 from stages.params import parse_params
 from stages.train import train
+from study.seeds import SEED_COLUMNS, derive, format_rows, load_config, parts, plan, seeds, table_rows
 
 RAW = {
     "data": {"source": "synthetic", "seed": 0, "n_samples": 300, "n_features": 3, "noise": 0.05,
@@ -101,7 +101,7 @@ def test_a_jax_config_trains_in_shares_after_jax_ran_in_the_same_process():
     """JAX's threads do not survive a fork: shares forked after JAX ran would wait forever."""
     script = (
         "import jax, jax.numpy as jnp; jax.jit(lambda x: x + 1)(jnp.ones(2)).block_until_ready()\n"
-        "from journey.seeds import plan, seeds\n"
+        "from study.seeds import plan, seeds\n"
         "from tests.test_seeds import SMALL\n"
         "from dataclasses import replace\n"
         "config = replace(SMALL, train=replace(SMALL.train, framework='jax'))\n"

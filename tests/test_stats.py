@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from scipy import stats
 
-from journey.stats import (
+from study.lib.stats import (
     bootstrap_interval,
     equivalence_p,
     equivalence_verdict,

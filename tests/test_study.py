@@ -4,9 +4,9 @@ import pytest
 import yaml
 
 from journey import study
-from journey.seeds import plan
-from journey.shards import runs_per_config
-from stages.cli import UserError
+from stages.lib.cli import UserError
+from study.lib.shards import runs_per_config
+from study.seeds import plan
 
 
 def test_shard_k_of_n_takes_every_nth_config_from_the_kth():

@@ -5,8 +5,8 @@ import pytest
 import torch
 from conftest import make_params
 
-from stages.cli import UserError
-from stages.model import predict
+from stages.lib.cli import UserError
+from stages.lib.model import predict
 from stages.train import resolve_device, train
 
 FAST = {"hidden": 4, "lr": 0.01, "weight_decay": 0.0, "epochs": 30, "batch_size": 32, "seed": 0}

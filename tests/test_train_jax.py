@@ -1,4 +1,4 @@
-"""The JAX path: XLA compiles stages/net.py's arithmetic to NumPy's bits, and writes the same layout."""
+"""The JAX path: XLA compiles stages/lib/net.py's arithmetic to NumPy's bits, and writes the same layout."""
 
 import dataclasses
 import sys
@@ -12,15 +12,15 @@ pytest.importorskip("jax", reason="the jax extra is not installed: pip install -
 
 import jax.numpy as jnp
 
-import stages
-from journey.configs import EVERY_NAMED, load_experiments
-from journey.seeds import parts, plan
-from stages import train_jax
-from stages.cli import UserError
-from stages.draws import Draws, initial_model
-from stages.model import Stacked
+import stages.lib
+from stages.lib import train_jax
+from stages.lib.cli import UserError
+from stages.lib.configs import EVERY_NAMED, load_experiments
+from stages.lib.draws import Draws, initial_model
+from stages.lib.model import Stacked
 from stages.params import Params
 from stages.train import train
+from study.seeds import parts, plan
 
 pytestmark = pytest.mark.slow  # the fast loop leaves this file out
 
@@ -89,8 +89,8 @@ def test_divergence_in_jax_is_the_same_clear_error(small_split, loss):
 
 def test_jax_missing_is_a_clear_error(small_split, monkeypatch):
     monkeypatch.setitem(sys.modules, "jax", None)  # as if jax were not installed
-    monkeypatch.delitem(sys.modules, "stages.train_jax")
-    monkeypatch.delattr(stages, "train_jax")
+    monkeypatch.delitem(sys.modules, "stages.lib.train_jax")
+    monkeypatch.delattr(stages.lib, "train_jax")
     with pytest.raises(UserError, match=r"jax is not installed; run `pip install -e '\.\[jax\]'`"):
         train(*small_split, make_params(loss="mse", framework="jax", **FAST))
 

@@ -6,7 +6,7 @@ pinned kernels, which every x86-64 machine now shares. And once more when one tr
 serve both one model and a study's many (stages/train.py): the data, metrics, ROC and confusion
 kept their bytes; the weights moved in their last bits (a hand-written Adam), and with them the
 history and loss plot. And once more when every number came from exact arithmetic in a fixed order
-(stages/exact.py), the same on every machine: the data, metrics, ROC and confusion kept their bytes;
+(stages/lib/exact.py), the same on every machine: the data, metrics, ROC and confusion kept their bytes;
 the weights, history and loss plot moved in their last bits, and models/machine.json was dropped.
 """
 
@@ -17,10 +17,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from journey.configs import load_experiments
 from stages.generate import dataset
-from stages.io import write_dataset, write_history
-from stages.model import save_model
+from stages.lib.configs import load_experiments
+from stages.lib.io import write_dataset, write_history
+from stages.lib.model import save_model
 from stages.split import split
 from stages.train import train
 

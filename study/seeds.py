@@ -22,17 +22,17 @@ import torch
 from safetensors.torch import save as save_tensors
 from torch import nn
 
-from journey.configs import EVERY_NAMED, load_experiments
-from journey.shards import NOT_PUSHED, training_forbidden
-from stages.cli import UserError, run
 from stages.evaluate import evaluate
 from stages.generate import dataset
-from stages.io import Dataset, History, write_atomic, write_history
-from stages.metrics import VALIDATION
-from stages.model import count_params, predict
+from stages.lib.cli import UserError, run
+from stages.lib.configs import EVERY_NAMED, load_experiments
+from stages.lib.io import Dataset, History, write_atomic, write_history
+from stages.lib.metrics import VALIDATION
+from stages.lib.model import count_params, predict
 from stages.params import Params, read_params_file, rule, section_of
 from stages.split import split
 from stages.train import train_copies
+from study.lib.shards import NOT_PUSHED, training_forbidden
 
 STUDY_SECTIONS = ("configs", "seeds", "report")  # of study/params.yaml
 SOURCES = ("all", "data+split", "init+order")  # what a seed varies
@@ -92,7 +92,7 @@ def seeds(config: Params, runs: list[Seeds], processes: int | None = None,
     """Train and evaluate every run of `config`; return the models, their curves and their metrics.
 
     The runs are cut into one contiguous share per core, each trained side by side in a process of
-    its own: no run's arithmetic touches another's (stages/net.py), so the shares give the bits the
+    its own: no run's arithmetic touches another's (stages/lib/net.py), so the shares give the bits the
     runs would get in one process, and the study uses every core. The first share shows its epochs
     under `progress_label`; the others keep pace with it.
     """

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import yaml
 
-from stages.cli import UserError
+from stages.lib.cli import UserError
 from stages.params import SECTIONS, Params, parse_params
 
 NOTEBOOKS = ("experiments",)

@@ -10,10 +10,10 @@ from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
-from stages.cli import UserError
-from stages.exact import NUMPY, TORCH, Ops
-from stages.io import write_atomic
-from stages.net import Layout, Recipe, forward, unflatten
+from stages.lib.cli import UserError
+from stages.lib.exact import NUMPY, TORCH, Ops
+from stages.lib.io import write_atomic
+from stages.lib.net import Layout, Recipe, forward, unflatten
 
 ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
 ACTIVATION_NAMES = {layer: name for name, layer in ACTIVATIONS.items()}
@@ -94,7 +94,7 @@ def load_model(path: Path, n_features: int, hidden: int | Sequence[int], activat
 
 
 def recipe(model: nn.Sequential) -> Recipe:
-    """The MLP's layers as the steps stages/net.py runs (hashable: JAX compiles once per recipe)."""
+    """The MLP's layers as the steps stages/lib/net.py runs (hashable: JAX compiles once per recipe)."""
     steps = []
     for index, layer in enumerate(model):
         if isinstance(layer, Standardize):
@@ -147,6 +147,6 @@ class Stacked:
 
 
 def predict(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
-    """P(y = 1) (float32) for each row of `x` (no dropout), by stages/net.py's arithmetic, not a BLAS."""
+    """P(y = 1) (float32) for each row of `x` (no dropout), by stages/lib/net.py's arithmetic, not a BLAS."""
     stacked = Stacked([model])
     return forward(NUMPY, stacked.steps, stacked.weights(), stacked.stats, x[None])[0][0]

@@ -1,8 +1,8 @@
-"""Validation metrics whose every operation is exact (stages/exact.py), tested against scikit-learn's.
+"""Validation metrics whose every operation is exact (stages/lib/exact.py), tested against scikit-learn's.
 
 Accuracy and F1 are ratios of counts, and ROC AUC is one too (Mann-Whitney's rank sum, whose
 partial sums are exact half-integers), so any order gives their bits. Log loss and the Brier score
-need a log and a sum of arbitrary floats: stages/exact.py's log, and a sum in a fixed order.
+need a log and a sum of arbitrary floats: stages/lib/exact.py's log, and a sum in a fixed order.
 """
 
 from collections.abc import Callable
@@ -11,8 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.stats import rankdata
 
-from stages.cli import UserError
-from stages.exact import NUMPY, log, tree_sum
+from stages.lib.cli import UserError
+from stages.lib.exact import NUMPY, log, tree_sum
 
 EPSILON = float(np.finfo(np.float64).eps)
 

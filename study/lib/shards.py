@@ -3,7 +3,7 @@
 import os
 import re
 
-# Set by --aggregate (journey/study.py); the seeds stage (journey/seeds.py) then fails, naming its config.
+# Set by --aggregate (journey/study.py); the seeds stage (study/seeds.py) then fails, naming its config.
 NO_TRAINING = "JOURNEY_NO_TRAINING"
 NOT_PUSHED = "no shard pushed the runs of {}"
 MISSING = re.compile(NOT_PUSHED.format(r"([\w.-]+)"))

@@ -16,13 +16,13 @@ from safetensors.torch import load as load_tensors
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from journey.seeds import Seeds, by_index, load_config, parts
-from journey.stats import summarize
 from stages.generate import BALANCE_OFFSET, rule_plane
-from stages.io import read_history, write_atomic
-from stages.metrics import VALIDATION
-from stages.model import build_mlp, predict
+from stages.lib.io import read_history, write_atomic
+from stages.lib.metrics import VALIDATION
+from stages.lib.model import build_mlp, predict
 from stages.params import Params
+from study.lib.stats import summarize
+from study.seeds import Seeds, by_index, load_config, parts
 
 METRIC_LABELS = {metric.name: metric.label for metric in VALIDATION}
 GRID = np.linspace(-3, 3, 241)

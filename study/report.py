@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 
-from journey.configs import Lesson, load_lessons
-from journey.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, STUDY_SECTIONS, SeedsParams, by_index
-from journey.stats import (
+from stages.lib.cli import UserError, run
+from stages.lib.configs import Lesson, load_lessons
+from stages.lib.io import write_atomic
+from stages.lib.metrics import VALIDATION
+from stages.params import read_params_file, rule, section_of
+from study.lib.stats import (
     Summary,
     bootstrap_interval,
     equivalence_p,
@@ -22,10 +25,7 @@ from journey.stats import (
     t_test,
     verdict,
 )
-from stages.cli import UserError, run
-from stages.io import write_atomic
-from stages.metrics import VALIDATION
-from stages.params import read_params_file, rule, section_of
+from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, STUDY_SECTIONS, SeedsParams, by_index
 
 METRICS = [metric.name for metric in VALIDATION]  # the configs table's columns
 JUDGED_BY = "accuracy"  # the lessons' verdicts; log loss is shown beside it
@@ -174,7 +174,7 @@ def markdown(tables: dict[str, Rows], lessons: list[Lesson], seeds: SeedsParams,
 
 Written by the `report` stage of the seeds study (`journey study`, or `dvc repro` in `study/`),
 from the `seeds` stage's runs; nothing here is typed by hand. Every config was trained
-{seeds.n} times, all seeds side by side in one process (`journey/seeds.py`). Seed i derives from the
+{seeds.n} times, all seeds side by side in one process (`study/seeds.py`). Seed i derives from the
 master seed {seeds.master}: NumPy's `SeedSequence({seeds.master}, spawn_key=(i,))` gives the data,
 split and train seeds of run i, so each run draws its own dataset, split, initial weights and
 batch order, and configs compared in a lesson share every seed. Every run's numbers are in
@@ -185,7 +185,7 @@ train.seed=…` with the config's params repeats it alone, to the byte.
 
 Validation metrics over the {seeds.n} runs that vary every source: mean ± standard deviation
 [{level} confidence interval of the mean, Student's t]. "fit" counts each run's diagnosis (rules in
-`stages/diagnosis.py`, explained in the project README).
+`stages/lib/diagnosis.py`, explained in the project README).
 
 {config_table(tables, p.confidence)}
 
@@ -240,7 +240,7 @@ def main() -> None:
     if missing := [name for lesson in lessons for name in lesson.configs() if name not in configs]:
         raise UserError(f"{args.params}: configs lacks {sorted(set(missing))}, which the lessons compare")
     tables = read_rows(args.runs, configs, expected=seeds.n + 2 * seeds.n_per_source)
-    from journey import figures  # matplotlib and torch: imported once there is something to draw
+    from study.lib import figures  # matplotlib and torch: imported once there is something to draw
 
     names = figures.draw_all(args.out, args.runs, tables, lessons, args.experiments)
     write_atomic(args.out / "seeds.csv", all_rows_csv(tables).encode())

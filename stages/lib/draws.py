@@ -1,6 +1,6 @@
 """A run's random draws from its train seed: initial weights, each epoch's batch order, dropout masks.
 
-Both frameworks train from these (stages/train.py and stages/train_jax.py): a JAX run starts from the
+Both frameworks train from these (stages/train.py and stages/lib/train_jax.py): a JAX run starts from the
 PyTorch run's weights and sees the same batches in the same order, with the same dropout masks. They
 come from torch's seeded generators, which turn bits into floats exactly on every machine; the
 initial weights are then scaled in float64 here, not by torch's kernel (see `_uniform`).
@@ -14,7 +14,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from stages.model import build_mlp, widths
+from stages.lib.model import build_mlp, widths
 
 
 def initial_model(train_x: np.ndarray, seed: int, hidden: int | Sequence[int], activation: str = "relu",

@@ -1,4 +1,4 @@
-"""The train stage's JAX path: stages/net.py's arithmetic compiled by XLA, from the same draws.
+"""The train stage's JAX path: stages/lib/net.py's arithmetic compiled by XLA, from the same draws.
 
 The weights are the torch module's own, by state-dict name and in nn.Linear's (out, in) layout, so a
 trained run goes back into the module it started from and is saved, evaluated and reported unchanged.
@@ -20,20 +20,20 @@ import numpy as np
 from jax import lax
 from torch import nn
 
-from stages.adam import BiasCorrection, Moments, adam
-from stages.draws import Draws
-from stages.exact import Ops
-from stages.io import Dataset
-from stages.model import Stacked
-from stages.net import Layout, Recipe, forward, gradient, mean_loss, unflatten
+from stages.lib.adam import BiasCorrection, Moments, adam
+from stages.lib.draws import Draws
+from stages.lib.exact import Ops
+from stages.lib.io import Dataset
+from stages.lib.model import Stacked
+from stages.lib.net import Layout, Recipe, forward, gradient, mean_loss, unflatten
+from stages.lib.progress import Progress
 from stages.params import TrainParams
-from stages.progress import Progress
 
 jax.config.update("jax_platforms", "cpu")  # the extra installs CPU wheels: probe for nothing else
 
 
 def jax_ops(zero: jax.Array) -> Ops:
-    """stages/exact.py's operations in JAX; `zero` is an int32 0 passed in at run time (see above)."""
+    """stages/lib/exact.py's operations in JAX; `zero` is an int32 0 passed in at run time (see above)."""
 
     def mul(a, b):
         bits = lax.bitcast_convert_type(jnp.multiply(a, b), jnp.int32) ^ zero

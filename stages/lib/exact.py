@@ -5,7 +5,7 @@ whatever the CPU, its vector width or its libraries, so each kernel here is buil
 an order this code fixes. What a library would round its own way (exp, log, tanh, sums whose order
 follows the vector width, fused multiply-adds) is written out. Every kernel takes `ops`, the handful
 of operations whose names differ between libraries: NumPy (`NUMPY`, the CPU path: its calls cost a
-quarter of torch's on arrays this small), torch (`TORCH`, for CUDA) and JAX (stages/train_jax.py). All
+quarter of torch's on arrays this small), torch (`TORCH`, for CUDA) and JAX (stages/lib/train_jax.py). All
 three run this one definition and give the same bits.
 """
 

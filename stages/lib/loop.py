@@ -6,14 +6,14 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from stages.adam import BiasCorrection, Moments, adam
-from stages.cli import UserError
-from stages.draws import Draws
-from stages.io import Dataset, History
-from stages.model import Stacked
-from stages.net import forward, gradient, mean_loss
+from stages.lib.adam import BiasCorrection, Moments, adam
+from stages.lib.cli import UserError
+from stages.lib.draws import Draws
+from stages.lib.io import Dataset, History
+from stages.lib.model import Stacked
+from stages.lib.net import forward, gradient, mean_loss
+from stages.lib.progress import Progress
 from stages.params import TrainParams
-from stages.progress import Progress
 
 
 def stacked_arrays(stacked: Stacked, parts: Sequence[Dataset]) -> tuple:

@@ -1,6 +1,6 @@
 """The MLP's arithmetic, forward and backward, and its losses: one definition for torch and JAX.
 
-Every function takes `ops` (stages/exact.py) and arrays with a leading copy axis, so one model and a
+Every function takes `ops` (stages/lib/exact.py) and arrays with a leading copy axis, so one model and a
 study's many run the same code: nothing sums across copies, and copy k gets the bits it gets alone.
 The trained weights of all copies are one flat array (copies, n_weights); `unflatten` gives views.
 The backward pass is written out (autograd's would sum in its libraries' orders) and tested against
@@ -11,7 +11,7 @@ with the scalar's reciprocal, so every path multiplies by the float32 reciprocal
 import math
 from collections.abc import Sequence
 
-from stages.exact import Ops, f32, log, sigmoid, tanh, tree_sum
+from stages.lib.exact import Ops, f32, log, sigmoid, tanh, tree_sum
 
 Recipe = tuple[
     tuple, ...

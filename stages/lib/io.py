@@ -10,7 +10,7 @@ from typing import Any
 
 import numpy as np
 
-from stages.cli import UserError
+from stages.lib.cli import UserError
 
 FLOAT_FORMAT = "%.9g"  # enough digits to round-trip every float32 exactly
 JSON_DIGITS = 6

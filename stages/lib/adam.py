@@ -1,9 +1,9 @@
-"""Adam (Kingma and Ba, 2015) as torch.optim.Adam computes it, through `ops` (stages/exact.py)."""
+"""Adam (Kingma and Ba, 2015) as torch.optim.Adam computes it, through `ops` (stages/lib/exact.py)."""
 
 import math
 from dataclasses import dataclass
 
-from stages.exact import Ops, f32
+from stages.lib.exact import Ops, f32
 
 BETA1, BETA2, EPS = 0.9, 0.999, f32(1e-8)  # torch.optim.Adam's defaults
 

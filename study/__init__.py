@@ -1,0 +1,1 @@
+"""The seeds study: its stages and their helpers."""
