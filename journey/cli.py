@@ -4,12 +4,13 @@ import argparse
 import os
 from types import ModuleType
 
-from journey import check, experiments, plots, remote, study
+from journey import check, experiments, plots, remote, results, study
 from stages.lib.cli import run
 from stages.lib.progress import MODE
 
 COMMANDS: dict[str, ModuleType] = {
     "experiments": experiments,
+    "results": results,
     "study": study,
     "check": check,
     "plots": plots,

@@ -11,10 +11,11 @@ from stages.lib.diagnosis import diagnose
 from stages.lib.io import Dataset, History, read_history, read_splits, write_atomic, write_json, write_table
 from stages.lib.metrics import VALIDATION, brier, log_loss
 from stages.lib.model import count_params, load_model, predict
+from stages.lib.names import BCE, MSE
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
 # The training objective of each loss: BCE is log loss, MSE is the Brier score.
-OBJECTIVES = {"bce": log_loss, "mse": brier}
+OBJECTIVES = {BCE: log_loss, MSE: brier}
 THRESHOLD = 0.5
 
 

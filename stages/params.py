@@ -18,6 +18,7 @@ import yaml
 
 from stages.lib.cli import UserError, parse_paths, run
 from stages.lib.io import write_atomic
+from stages.lib.names import ACTIVATIONS, LOSSES
 
 
 def rule(
@@ -74,7 +75,7 @@ class ModelParams:
     """MLP architecture: read by train and evaluate."""
 
     hidden: tuple[int, ...] = rule(1)  # widths; a single number means one hidden layer
-    activation: str = rule(choices=("relu", "tanh", "leaky_relu"))
+    activation: str = rule(choices=ACTIVATIONS)
     dropout: float = rule(0.0, 1.0, open_high=True)
 
 
@@ -82,7 +83,7 @@ class ModelParams:
 class TrainParams:
     """Optimisation: read by the train stage (evaluate reads `loss` only)."""
 
-    loss: str = rule(choices=("bce", "mse"))
+    loss: str = rule(choices=LOSSES)
     lr: float = rule(0.0, open_low=True)
     weight_decay: float = rule(0.0)
     epochs: int = rule(1)

@@ -10,12 +10,15 @@ Each row of the table holds the three seeds, so any run can be repeated alone wi
 """
 
 import argparse
+import dataclasses
 import multiprocessing
 import os
 import sys
+from collections.abc import Mapping
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
+from typing import ClassVar
 
 import numpy as np
 import torch
@@ -36,8 +39,7 @@ from study.lib.shards import NOT_PUSHED, training_forbidden
 
 STUDY_SECTIONS = ("configs", "seeds", "report")  # of study/params.yaml
 SOURCES = ("all", "data+split", "init+order")  # what a seed varies
-# The per-seed table: which run, its seeds, its validation metrics and fit verdict.
-SEED_COLUMNS = ("config", "source", "index", "data_seed", "split_seed", "train_seed")
+# The per-seed table's metrics: validation metrics and the fit verdict (SEED_COLUMNS come first).
 METRIC_COLUMNS = ("n_params", *(metric.name for metric in VALIDATION), "noise_ceiling_accuracy",
                   "train_loss", "val_loss", "generalization_gap", "best_epoch", "fit")  # fmt: skip
 
@@ -60,6 +62,22 @@ class Seeds:
     data: int
     split: int
     train: int
+
+    # seeds.csv's columns for these fields, in field order
+    COLUMNS: ClassVar = ("source", "index", "data_seed", "split_seed", "train_seed")
+
+    def row(self) -> dict:
+        """The run's cells of seeds.csv."""
+        return dict(zip(self.COLUMNS, dataclasses.astuple(self), strict=True))
+
+    @classmethod
+    def from_row(cls, row: Mapping[str, str]) -> "Seeds":
+        """The run of a seeds.csv row, as read back (text)."""
+        source, *numbers = (row[column] for column in cls.COLUMNS)
+        return cls(source, *(int(number) for number in numbers))
+
+
+SEED_COLUMNS = ("config", *Seeds.COLUMNS)  # the per-seed table: which run, its seeds, then METRIC_COLUMNS
 
 
 def derive(master: int, index: int) -> tuple[int, int, int]:
@@ -132,8 +150,7 @@ def table_rows(name: str, runs: list[Seeds], documents: list[dict]) -> list[dict
     for entry, document in zip(runs, documents, strict=True):
         val, fit = document["val"], document["fit"]
         rows.append({
-            "config": name, "source": entry.source, "index": entry.index, "data_seed": entry.data,
-            "split_seed": entry.split, "train_seed": entry.train, "n_params": document["n_params"],
+            "config": name, **entry.row(), "n_params": document["n_params"],
             **{metric.name: val[metric.name] for metric in VALIDATION},
             "noise_ceiling_accuracy": val["noise_ceiling_accuracy"], "train_loss": document["train"]["loss"],
             "val_loss": val["loss"], "generalization_gap": fit["generalization_gap"],

@@ -4,7 +4,7 @@ Other x86-64 CPUs are simulated on this one: ATEN_CPU_CAPABILITY picks torch's k
 without AVX2 or with AVX-512 would; MKL_ENABLE_INSTRUCTIONS and MKL_CBWR pick MKL's branches;
 NPY_DISABLE_CPU_FEATURES takes NumPy down to SSE; XLA_FLAGS caps JAX's compiler below AVX2, where it
 has no fused multiply-add. Nothing is pinned (stages/lib/exact.py needs no pin), so each of them must give
-the bytes this CPU gives as it is. Other architectures: ../shared/arm/compare.sh (README).
+the bytes this CPU gives as it is. Other architectures: ../shared/arm/compare.sh (docs/reproducibility.md).
 """
 
 import hashlib

@@ -9,6 +9,7 @@ import pytest
 from conftest import copy_with_experiments, sh
 
 from journey.dvc import named_experiments
+from journey.results import HEADER, table
 
 pytestmark = pytest.mark.e2e
 NOTEBOOKS = ["nb1-bce", "nb2-mse", "nb3-mse-l2"]
@@ -56,6 +57,26 @@ def test_exp_show_lists_the_three_with_params_and_metrics(experimented):
         metrics = rows[name]["metrics"]["eval/metrics.json"]["data"]
         assert params["train"]["loss"] == loss and params["train"]["epochs"] == 8
         assert metrics["n_params"] == n_params and 0 < metrics["val"]["roc_auc"] <= 1
+
+
+def test_results_prints_a_table_row_per_finished_experiment_with_its_metrics(experimented):
+    repo, _ = experimented
+    rows = exp_rows(repo)
+    lines = sh(repo, "journey", "results", *NOTEBOOKS).stdout.splitlines()
+    assert lines[:2] == table([]).splitlines()
+    for line, name in zip(lines[2:], NOTEBOOKS, strict=True):
+        cells = [cell.strip() for cell in line.strip("|").split("|")]
+        metrics = rows[name]["metrics"]["eval/metrics.json"]["data"]
+        assert cells[:3] == [name, cells[1], str(metrics["n_params"])]
+        assert float(cells[HEADER.index("accuracy")]) == round(metrics["val"]["accuracy"], 3)
+
+
+def test_results_name_an_experiment_with_no_finished_run(experimented):
+    result = sh(experimented[0], "journey", "results", check=False)
+    assert result.returncode == 2
+    assert "no finished experiment on this commit for empty-val; run `journey experiments empty-val`" in (
+        result.stderr
+    )
 
 
 def test_plots_diff_has_both_loss_curves_of_each_experiment(experimented):

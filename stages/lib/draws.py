@@ -15,9 +15,10 @@ import torch
 from torch import nn
 
 from stages.lib.model import build_mlp, widths
+from stages.lib.names import RELU
 
 
-def initial_model(train_x: np.ndarray, seed: int, hidden: int | Sequence[int], activation: str = "relu",
+def initial_model(train_x: np.ndarray, seed: int, hidden: int | Sequence[int], activation: str = RELU,
                   dropout: float = 0.0, standardize: bool = False) -> nn.Sequential:  # fmt: skip
     """The untrained MLP of a run: weights from torch's global generator seeded with `seed`, and
     standardisation statistics from the training split alone."""

@@ -13,9 +13,10 @@ from torch import nn
 from stages.lib.cli import UserError
 from stages.lib.exact import NUMPY, TORCH, Ops
 from stages.lib.io import write_atomic
+from stages.lib.names import LEAKY_RELU, RELU, TANH
 from stages.lib.net import Layout, Recipe, forward, unflatten
 
-ACTIVATIONS = {"relu": nn.ReLU, "tanh": nn.Tanh, "leaky_relu": nn.LeakyReLU}
+ACTIVATIONS = {RELU: nn.ReLU, TANH: nn.Tanh, LEAKY_RELU: nn.LeakyReLU}
 ACTIVATION_NAMES = {layer: name for name, layer in ACTIVATIONS.items()}
 
 
@@ -42,7 +43,7 @@ def widths(hidden: int | Sequence[int]) -> tuple[int, ...]:
     return (hidden,) if isinstance(hidden, int) else tuple(hidden)
 
 
-def build_mlp(n_features: int, hidden: int | Sequence[int], activation: str = "relu", dropout: float = 0.0,
+def build_mlp(n_features: int, hidden: int | Sequence[int], activation: str = RELU, dropout: float = 0.0,
               standardize: bool = False) -> nn.Sequential:  # fmt: skip
     """Linear + activation (+ dropout) per hidden layer, then one sigmoid unit: the output is P(y = 1)."""
     # Optional layers are left out, not set to identity, so nb1 to nb3 keep their weight names and bytes.
@@ -72,7 +73,7 @@ def save_model(model: nn.Module, path: Path) -> None:
     write_atomic(path, save_tensors(tensors))
 
 
-def load_model(path: Path, n_features: int, hidden: int | Sequence[int], activation: str = "relu",
+def load_model(path: Path, n_features: int, hidden: int | Sequence[int], activation: str = RELU,
                dropout: float = 0.0, standardize: bool = False) -> nn.Sequential:  # fmt: skip
     """Load a model file into a freshly built MLP, with an error that names a mismatch and its fix."""
     fix = "run `dvc repro` (or `dvc pull`) to rebuild it"

@@ -12,6 +12,7 @@ import math
 from collections.abc import Sequence
 
 from stages.lib.exact import Ops, f32, log, sigmoid, tanh, tree_sum
+from stages.lib.names import BCE, LEAKY_RELU, MSE, RELU, TANH
 
 Recipe = tuple[
     tuple, ...
@@ -49,19 +50,21 @@ def _linear_input_gradient(ops: Ops, gradient, weight):
 
 
 def _activate(ops: Ops, name: str, x):
-    if name == "relu":
+    if name == RELU:
         return ops.where(x > 0, x, 0.0)
-    if name == "leaky_relu":
+    if name == LEAKY_RELU:
         return ops.where(x > 0, x, ops.mul(x, LEAKY_SLOPE))
+    assert name == TANH, name
     return tanh(ops, x)
 
 
 def _activation_gradient(ops: Ops, name: str, gradient, x, y):
     """The gradient through activation `name`, whose input was `x` and output `y`."""
-    if name == "relu":
+    if name == RELU:
         return ops.where(x > 0, gradient, 0.0)
-    if name == "leaky_relu":
+    if name == LEAKY_RELU:
         return ops.where(x > 0, gradient, ops.mul(gradient, LEAKY_SLOPE))
+    assert name == TANH, name
     return ops.mul(gradient, 1.0 - ops.mul(y, y))
 
 
@@ -130,7 +133,7 @@ def mse_gradient(ops: Ops, p, y):
     return ops.mul(p - y, 2.0)
 
 
-LOSSES = {"bce": (bce_terms, bce_gradient), "mse": (mse_terms, mse_gradient)}
+LOSSES = {BCE: (bce_terms, bce_gradient), MSE: (mse_terms, mse_gradient)}
 
 
 def mean_loss(ops: Ops, loss: str, p, y):

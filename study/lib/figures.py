@@ -103,8 +103,7 @@ def metric_bars(tables: dict):
 
 def _first_run(runs: Path, config: Params, name: str, row: dict):
     """The model and validation split of the config's first run (row 0 of its table)."""
-    seeds = Seeds(row["source"], int(row["index"]), int(row["data_seed"]), int(row["split_seed"]),
-                  int(row["train_seed"]))  # fmt: skip
+    seeds = Seeds.from_row(row)
     val = parts(config, seeds)[1]
     m = config.model
     net = build_mlp(val.x.shape[1], m.hidden, m.activation, m.dropout, config.data.standardize)

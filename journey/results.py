@@ -1,0 +1,70 @@
+"""Print the named experiments' results as the README's Markdown table, from DVC's finished experiments.
+
+Run `journey experiments` (or `--all`) first: the numbers are those DVC recorded for each experiment
+on this commit (`dvc exp show`), and the README's table is this command's output.
+"""
+
+import argparse
+from pathlib import Path
+
+from journey.dvc import finished_experiments
+from stages.generate import dataset
+from stages.lib.cli import UserError
+from stages.lib.configs import ALL, EVERY_NAMED, NOTEBOOKS, load_experiments
+from stages.lib.names import RELU
+from stages.params import Params
+
+METRICS = "eval/metrics.json"  # the evaluate stage's output, as dvc.yaml declares it
+# The final loss each of the seed's notebooks reports (../shared/seed/pytorch-learning-journey.md).
+SEED_LOSSES = {"nb1-bce": "0.62", "nb2-mse": "0.17", "nb3-mse-l2": "0.67"}
+HEADER = ("experiment", "net", "params", "loss", "L2", "samples", "seed's loss", "train loss", "val loss",
+          "accuracy", "noise ceiling", "ROC AUC", "F1", "log loss", "Brier")  # fmt: skip
+VALIDATION_COLUMNS = ("accuracy", "noise_ceiling_accuracy", "roc_auc", "f1", "log_loss", "brier")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Experiments to show, --all, and the experiments file."""
+    parser.add_argument("names", nargs="*", help="experiments to show (default: the three notebooks)")
+    parser.add_argument("--all", action="store_true", help="also the next experiments (nb4 to nb7, nb2-jax)")
+    parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
+
+
+def net(params: Params) -> str:
+    """The architecture as the README writes it: 2→4→1, then what differs from a plain ReLU net."""
+    data = dataset(params.data)  # a real dataset's width is known only from its rows
+    widths = [data.x.shape[1], *params.model.hidden, 1]
+    notes = [f"dropout {params.model.dropout:g}"] if params.model.dropout else []
+    notes += [params.model.activation] if params.model.activation != RELU else []
+    notes += ["standardised"] if params.data.standardize else []
+    notes += ["in JAX"] if params.train.framework == "jax" else []
+    return ", ".join(["→".join(map(str, widths)), *notes])
+
+
+def row(name: str, params: Params, metrics: dict) -> str:
+    """One experiment's row, from its params and its metrics document (eval/metrics.json)."""
+    val = metrics["val"]
+    samples = params.data.n_samples or len(dataset(params.data).y)
+    numbers = [metrics["train"]["loss"], val["loss"], *(val[column] for column in VALIDATION_COLUMNS)]
+    cells = [name, net(params), str(metrics["n_params"]), params.train.loss.upper(),
+             f"{params.train.weight_decay:g}", str(samples), SEED_LOSSES.get(name, ""),
+             *("none" if number is None else f"{number:.3f}" for number in numbers)]  # fmt: skip
+    return "| " + " | ".join(cells) + " |"
+
+
+def table(rows: list[str]) -> str:
+    """The Markdown table: header, rule, rows."""
+    return "\n".join(["| " + " | ".join(HEADER) + " |", "|---" * len(HEADER) + "|", *rows])
+
+
+def command(args: argparse.Namespace) -> None:
+    """Print the table of the notebooks (or, with --all, every named experiment) that DVC has finished."""
+    experiments = load_experiments(args.file, EVERY_NAMED if args.names else ALL if args.all else NOTEBOOKS)
+    if unknown := [name for name in args.names if name not in experiments]:
+        raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
+    experiments = {name: experiments[name] for name in args.names or experiments}
+    finished = finished_experiments()
+    if missing := [name for name in experiments if name not in finished]:
+        run = "journey experiments " + " ".join(missing)
+        raise UserError(f"no finished experiment on this commit for {', '.join(missing)}; run `{run}` first")
+    metrics = {name: finished[name]["data"]["metrics"][METRICS]["data"] for name in experiments}
+    print(table([row(name, config, metrics[name]) for name, config in experiments.items()]))
