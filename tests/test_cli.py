@@ -15,9 +15,9 @@ from stages.lib.cli import UserError
 
 def test_help_lists_every_command():
     text = sh(ROOT, "journey", "--help").stdout
-    for name in ("experiments", "study", "check", "plots", "remote"):
+    for name in ("experiments", "results", "study", "check", "plots", "remote"):
         assert name in text
-    assert set(COMMANDS) == {"experiments", "study", "check", "plots", "remote"}
+    assert set(COMMANDS) == {"experiments", "results", "study", "check", "plots", "remote"}
 
 
 def test_a_bad_command_is_refused_by_the_parser():
