@@ -44,7 +44,8 @@ def row(name: str, params: Params, metrics: dict) -> str:
     """One experiment's row, from its params and its metrics document (eval/metrics.json)."""
     val = metrics["val"]
     samples = params.data.n_samples or len(dataset(params.data).y)
-    numbers = [metrics["train"]["loss"], val["loss"], *(val[column] for column in VALIDATION_COLUMNS)]
+    # DVC's experiment records leave out a null metric, such as a real dataset's noise ceiling.
+    numbers = [metrics["train"]["loss"], val["loss"], *(val.get(column) for column in VALIDATION_COLUMNS)]
     cells = [name, net(params), str(metrics["n_params"]), params.train.loss.upper(),
              f"{params.train.weight_decay:g}", str(samples), SEED_LOSSES.get(name, ""),
              *("none" if number is None else f"{number:.3f}" for number in numbers)]  # fmt: skip

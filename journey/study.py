@@ -4,9 +4,12 @@ study/ is a DVC project of its own (`dvc init --subdir`), so every dvc command h
 `--shard K/N` trains every N-th config from the K-th (study/params.yaml's order) and pushes the runs
 and DVC's run-cache to the study's default remote. `--aggregate` builds study/reports/ from what the
 shards pushed (`dvc repro --pull`) and trains nothing: a config no shard pushed is an error naming it.
+`--until-decided` looks again, a batch of seeds more each time (seeds.batches in study/params.yaml),
+until the report decides every lesson or the cap (seeds.max_seeds, or --max-seeds) is reached.
 """
 
 import argparse
+import json
 import os
 import re
 import sys
@@ -23,6 +26,7 @@ from study.lib.shards import MISSING, NO_TRAINING, NOT_PUSHED, runs_per_config
 STUDY = Path("study")  # the study's DVC project, beside the notebooks' (the repository's root)
 PARAMS = STUDY / "params.yaml"
 REPORT = STUDY / "reports/README.md"
+DECISIONS = STUDY / "reports/decisions.json"  # the report's verdicts, for --until-decided
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,6 +35,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--shard", metavar="K/N", help="train shard K of N and push it to the remote")
     mode.add_argument("--aggregate", action="store_true", help="build study/reports/ from pushed shards only")
+    mode.add_argument(
+        "--until-decided",
+        action="store_true",
+        help="add seeds a batch per look until every lesson is decided or the cap is reached",
+    )
+    parser.add_argument(
+        "--max-seeds",
+        type=int,
+        metavar="N",
+        help="with --until-decided: the cap on seeds per config (seeds.max_seeds)",
+    )
 
 
 def lessons_section(report: str) -> str:
@@ -66,9 +81,11 @@ def stage_runs(configs: list[str]) -> dict[str, int]:
     try:
         seeds = yaml.safe_load(PARAMS.read_text())["seeds"]
         runs = runs_per_config(int(seeds["n"]), int(seeds["n_per_source"]))
+        batches, batch = list(seeds.get("batches") or []), int(seeds.get("batch", 1))
     except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
-        runs = 1  # the seeds stage itself says what is wrong with the params
-    return {f"seeds@{config}": runs for config in configs} | {"report": 0}
+        runs, batches, batch = 1, [], 1  # the seeds stage itself says what is wrong with the params
+    later = {f"batch@{config}-{k}": batch for config in configs for k in batches}
+    return {f"seeds@{config}": runs for config in configs} | later | {"report": 0}
 
 
 def study_repro(*args: str, label: str, configs: list[str], env: dict[str, str] | None = None,
@@ -84,7 +101,7 @@ def run_shard(shard: int, shards: int, force: bool) -> None:
     configs = shard_configs(every, shard, shards)
     if not configs:
         raise UserError(f"shard {shard}/{shards} has no configs: study/params.yaml lists {len(every)}")
-    targets = [f"seeds@{config}" for config in configs]
+    targets = [stage for stage in stage_runs(configs) if stage != "report"]
     label = f"study shard {shard}/{shards}"
     print(study_repro(*(["--force"] if force else []), *targets, label=label, configs=configs).stdout.strip())
     print(dvc("push", "--run-cache", *targets, cwd=STUDY).strip())
@@ -110,11 +127,54 @@ def aggregate() -> None:
     print(dvc("repro", "--force", "--single-item", "report", cwd=STUDY, env=env).strip())
 
 
+def set_seeds_param(key: str, value: int | list[int]) -> None:
+    """Rewrite one key of the `seeds` section of study/params.yaml in place, keeping its comments."""
+    text = PARAMS.read_text()
+    pattern = re.compile(rf"^(  {key}:[ \t]*)[^#\n]*?([ \t]*(#.*)?)$", re.MULTILINE)
+    if not pattern.search(text):
+        raise UserError(f"{PARAMS}: no seeds.{key} line to update; restore it with `git checkout {PARAMS}`")
+    PARAMS.write_text(pattern.sub(lambda m: f"{m[1]}{json.dumps(value)}{m[2]}", text, count=1))
+
+
+def study_seeds():
+    """The `seeds` section of study/params.yaml, checked."""
+    from stages.params import read_params_file, section_of
+    from study.seeds import STUDY_SECTIONS, SeedsParams  # the stage's own schema (imports torch: only here)
+
+    return section_of(read_params_file(PARAMS, STUDY_SECTIONS), PARAMS, "seeds", SeedsParams)
+
+
+def until_decided(max_seeds: int | None, force: bool) -> None:
+    """Look, then add a batch of seeds to every config and look again, until the report decides every
+    lesson or one more batch would pass the cap. Each look is a plain `dvc repro`: earlier batches are
+    up to date, so a look trains only its own batch, and rerunning the command trains nothing."""
+    if max_seeds is not None:
+        set_seeds_param("max_seeds", max_seeds)
+    seeds = study_seeds()  # the params stage's checks, before anything trains
+    while True:
+        label = f"study, look {len(seeds.batches) + 1}"
+        again = ["--force"] if force else []
+        print(study_repro(*again, label=label, configs=study_configs()).stdout.strip())
+        force, decisions = False, json.loads(DECISIONS.read_text())
+        if decisions["decided"]:
+            print(f"every lesson decided, at {decisions['looks'][-1]} seeds per config "
+                  f"({len(decisions['looks'])} look(s))")  # fmt: skip
+            return
+        if seeds.looks()[-1] + seeds.batch > seeds.max_seeds:
+            undecided = "; ".join(lesson["claim"] for lesson in decisions["lessons"]
+                                  if lesson["verdict"] == "undecided")  # fmt: skip
+            print(f"the cap of {seeds.max_seeds} seeds per config is reached; undecided: {undecided}")
+            return
+        set_seeds_param("batches", [*seeds.batches, len(seeds.batches) + 1])
+        seeds = study_seeds()
+
+
 def command(args: argparse.Namespace) -> None:
     """`dvc repro` in study/ (or a shard, or the aggregation), then print the lessons."""
     again = "journey study" + (
-        f" --shard {args.shard}" if args.shard else " --aggregate" if args.aggregate else ""
-    )
+        f" --shard {args.shard}" if args.shard else " --aggregate" if args.aggregate
+        else " --until-decided" if args.until_decided else ""
+    )  # fmt: skip
     try:
         run(args)
     except KeyboardInterrupt:
@@ -130,11 +190,15 @@ def run(args: argparse.Namespace) -> None:
         print(f"note: released DVC's locks held by killed processes ({', '.join(map(str, stale))})",
               file=sys.stderr)  # fmt: skip
     started = time.perf_counter()
+    if args.max_seeds is not None and not args.until_decided:
+        raise UserError("--max-seeds caps --until-decided: give both, or neither")
     if args.shard:
         run_shard(*parse_shard(args.shard), args.force)
         return
     if args.aggregate:
         aggregate()
+    elif args.until_decided:
+        until_decided(args.max_seeds, args.force)
     else:
         force = ["--force"] if args.force else []
         print(study_repro(*force, label="study", configs=study_configs()).stdout.strip())

@@ -193,6 +193,10 @@ def _check(value: Any, spec: dataclasses.Field, where: str) -> Any:
         return value
     if kind == tuple[int, ...]:
         return _as_widths(value, rule, where)
+    if kind == list[int]:  # a list that may be empty, such as the study's later batches
+        if not isinstance(value, list):
+            raise UserError(f"{where} = {_short(value)}: expected a list of whole numbers, such as [1, 2]")
+        return [_number(item, int, rule, where) for item in value]
     if rule["choices"]:
         if value not in rule["choices"]:
             raise UserError(f"{where} = {_short(value)}: must be one of {', '.join(rule['choices'])}")

@@ -10,21 +10,11 @@ import numpy as np
 
 from stages.lib.cli import UserError, run
 from stages.lib.configs import Lesson, load_lessons
-from stages.lib.io import write_atomic
+from stages.lib.io import write_atomic, write_json
 from stages.lib.metrics import VALIDATION
 from stages.params import read_params_file, rule, section_of
-from study.lib.stats import (
-    Summary,
-    bootstrap_interval,
-    equivalence_p,
-    equivalence_verdict,
-    holm,
-    paired,
-    summarize,
-    superiority,
-    t_test,
-    verdict,
-)
+from study.lib.decide import UNDECIDED, Decision, decide_sequence
+from study.lib.stats import bootstrap_interval, paired, summarize, superiority
 from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, STUDY_SECTIONS, SeedsParams, by_index
 
 METRICS = [metric.name for metric in VALIDATION]  # the configs table's columns
@@ -42,21 +32,28 @@ class ReportParams:
 Rows = list[dict]  # the per-seed table, parsed: one dict per run
 
 
-def read_rows(runs: Path, configs: list[str], expected: int | None = None) -> dict[str, Rows]:
-    """Each config's seeds.csv from the seeds stage's folder `runs`, in the order of `configs`; each
-    must hold `expected` runs, so that no lesson is judged on fewer seeds than the params ask for."""
+def read_table(path: Path, config: str) -> Rows:
+    """One seeds.csv of the seeds stage (or of a later look's batch stage)."""
+    try:
+        table = list(csv.DictReader(path.open()))
+    except FileNotFoundError:
+        raise UserError(f"{path}: not found; run `journey study` to train {config}") from None
+    if not table or list(table[0]) != [*SEED_COLUMNS, *METRIC_COLUMNS]:
+        raise UserError(f"{path}: not a seeds table; run `journey study --force`")
+    return table
+
+
+def read_rows(runs: Path, configs: list[str], seeds: SeedsParams) -> dict[str, Rows]:
+    """Each config's runs, first look then each later batch, in the order of `configs`; each must hold
+    as many runs as study/params.yaml asks for, so that no lesson is judged on fewer seeds."""
+    expected = seeds.n + 2 * seeds.n_per_source + len(seeds.batches) * seeds.batch
     tables = {}
     for config in configs:
-        path = runs / config / "seeds.csv"
-        try:
-            tables[config] = list(csv.DictReader(path.open()))
-        except FileNotFoundError:
-            raise UserError(f"{path}: not found; run `journey study` to train {config}") from None
-        if not tables[config] or list(tables[config][0]) != [*SEED_COLUMNS, *METRIC_COLUMNS]:
-            raise UserError(f"{path}: not a seeds table; run `journey study --force`")
-        if expected is not None and len(tables[config]) != expected:
+        paths = [runs / config, *(runs / f"batch-{batch}" / config for batch in seeds.batches)]
+        tables[config] = [row for path in paths for row in read_table(path / "seeds.csv", config)]
+        if len(tables[config]) != expected:
             found = len(tables[config])
-            raise UserError(f"{path}: {found} runs where study/params.yaml asks for {expected}; "
+            raise UserError(f"{runs}: {found} runs of {config} where study/params.yaml asks for {expected}; "
                             "run `journey study`")  # fmt: skip
     return tables
 
@@ -91,68 +88,77 @@ def sources_table(tables: dict[str, Rows]) -> str:
 
 @dataclass(frozen=True)
 class Comparison:
-    """`first - second` on matched seeds: the paired differences and what they say."""
+    """`first - second` on matched seeds, in seed order: accuracy (judged) and log loss (shown)."""
 
     first: str
     second: str
     differences: np.ndarray
-    log_loss: Summary
-
-    @property
-    def p_value(self) -> float:
-        return t_test(self.differences)
+    log_loss: np.ndarray
 
 
-def compare(tables: dict[str, Rows], first: str, second: str, confidence: float) -> Comparison:
-    """The paired accuracy differences of two configs, seed by seed, and the log loss difference."""
-    differences = paired(by_index(tables[first], JUDGED_BY), by_index(tables[second], JUDGED_BY))
+def compare(tables: dict[str, Rows], first: str, second: str) -> Comparison:
+    """The paired accuracy and log loss differences of two configs, seed by seed."""
+    accuracy = paired(by_index(tables[first], JUDGED_BY), by_index(tables[second], JUDGED_BY))
     log_loss = paired(by_index(tables[first], "log_loss"), by_index(tables[second], "log_loss"))
-    return Comparison(first, second, differences, summarize(log_loss, confidence))
+    return Comparison(first, second, accuracy, log_loss)
 
 
-def lessons_table(lessons: list[Lesson], tables: dict[str, Rows], p: ReportParams) -> str:
-    """Each lesson judged on its Holm-corrected interval; a lesson's gains over its base are shown too."""
-    judged = [compare(tables, lesson.first, lesson.second, p.confidence) for lesson in lessons]
-    p_values = [c.p_value if lesson.margin is None else equivalence_p(c.differences, lesson.margin)
-                for lesson, c in zip(lessons, judged, strict=True)]  # fmt: skip
-    adjusted, levels = holm(p_values, alpha=1 - p.confidence)
-    header = ("| lesson | first - second (n) | Δ accuracy | t interval | bootstrap interval | level "
-              "| P(first wins) | Holm p | Δ log loss [CI] | verdict |\n" + "|---" * 10 + "|")  # fmt: skip
+def decide(lessons: list[Lesson], tables: dict[str, Rows], seeds: SeedsParams,
+           alpha: float) -> list[Decision]:  # fmt: skip
+    """Every lesson's decision over the study's looks, all lessons' tests one Holm family."""
+    differences = [compare(tables, lesson.first, lesson.second).differences for lesson in lessons]
+    margins, kinds = [lesson.margin for lesson in lessons], [lesson.kind for lesson in lessons]
+    return decide_sequence(differences, margins, kinds, seeds.looks(), seeds.max_seeds, alpha)
+
+
+def lessons_table(lessons: list[Lesson], tables: dict[str, Rows], decisions: list[Decision],
+                  p: ReportParams) -> str:  # fmt: skip
+    """Each lesson's verdict and the seeds it rests on, with their intervals; a lesson's gains over its
+    base are shown too, not judged."""
+    header = ("| lesson | first - second | margin | seeds | Δ accuracy | t interval | bootstrap interval "
+              "| P(first wins) | Δ log loss [CI] | verdict |\n" + "|---" * 10 + "|")  # fmt: skip
     rows = [header]
-    for lesson, comparison, p_holm, level in zip(lessons, judged, adjusted, levels, strict=True):
-        claim = lesson.claim
-        if lesson.margin is not None:
-            level = 1 - 2 * (1 - level)  # TOST at level a: the (1 - 2a) interval lies inside the margin
-            claim += f" (within ±{lesson.margin:g})"
-        t = summarize(comparison.differences, level)
-        outcome = _verdict(t, lesson.margin, p_holm, 1 - p.confidence)
-        rows.append(_row(claim, comparison, t, p, f"{p_holm:.3g}", f"**{outcome}**"))
+    for lesson, decision in zip(lessons, decisions, strict=True):
+        comparison = compare(tables, lesson.first, lesson.second)
+        claim = lesson.claim + (f" (within ±{lesson.margin:g})" if lesson.kind == "equivalence" else "")
+        rows.append(_row(claim, comparison, decision.seeds, f"±{lesson.margin:g}", p, _verdict(decision)))
         if lesson.base:
             for side in (lesson.first, lesson.second):
-                base = compare(tables, side, lesson.base, p.confidence)
-                rows.append(_row("", base, summarize(base.differences, p.confidence), p, "", "(not judged)"))
+                base = compare(tables, side, lesson.base)
+                rows.append(_row("", base, decision.seeds, "", p, "(not judged)"))
     return "\n".join(rows)
 
 
-def _verdict(t: Summary, margin: float | None, p_holm: float, alpha: float) -> str:
-    """The corrected interval's verdict; a win, loss or equivalence is kept only where Holm's step-down
-    rule rejects too (an equivalence contradicted by its interval needs no test)."""
-    if margin is None:
-        outcome = verdict(t.low, t.high)
-        return outcome if p_holm < alpha else "inconclusive"
-    outcome = equivalence_verdict(t.low, t.high, margin)
-    return "inconclusive" if outcome == "supported" and p_holm >= alpha else outcome
+def _verdict(d: Decision) -> str:
+    """The verdict cell: when it was reached, or the seeds that would reach it."""
+    if d.verdict != UNDECIDED:
+        return f"**{d.verdict}** (look {d.look + 1})"
+    if d.seeds_needed is None:
+        return "**undecided**: no study of a practical size decides it"
+    return f"**undecided**: about {d.seeds_needed} seeds would decide it"
 
 
-def _row(claim: str, c: Comparison, t: Summary, p: ReportParams, p_holm: str, outcome: str) -> str:
-    """A table row: `t` is the paired differences' t summary at the row's level."""
-    level = t.level
-    low, high = bootstrap_interval(c.differences, level, p.bootstrap_resamples)
-    return (f"| {claim} | {c.first} - {c.second} ({len(c.differences)}) | {t.mean:+.4f} "
-            f"| [{t.low:+.4f}, {t.high:+.4f}] | [{low:+.4f}, {high:+.4f}] | {level:.4g} "
-            f"| {superiority(c.differences):.2f} | {p_holm} "
-            f"| {c.log_loss.mean:+.4f} [{c.log_loss.low:+.4f}, {c.log_loss.high:+.4f}] "
+def _row(claim: str, c: Comparison, seeds: int, margin: str, p: ReportParams, outcome: str) -> str:
+    """A table row over the first `seeds` seeds: the mean difference and its intervals at p.confidence."""
+    accuracy, log_loss = c.differences[:seeds], summarize(c.log_loss[:seeds], p.confidence)
+    t = summarize(accuracy, p.confidence)
+    low, high = bootstrap_interval(accuracy, p.confidence, p.bootstrap_resamples)
+    return (f"| {claim} | {c.first} - {c.second} | {margin} | {seeds} | {t.mean:+.4f} "
+            f"| [{t.low:+.4f}, {t.high:+.4f}] | [{low:+.4f}, {high:+.4f}] "
+            f"| {superiority(accuracy):.2f} "
+            f"| {log_loss.mean:+.4f} [{log_loss.low:+.4f}, {log_loss.high:+.4f}] "
             f"| {outcome} |")  # fmt: skip
+
+
+def decisions_document(lessons: list[Lesson], decisions: list[Decision], seeds: SeedsParams) -> dict:
+    """What `journey study --until-decided` reads: the looks so far, and each lesson's decision."""
+    return {
+        "looks": seeds.looks(), "max_seeds": seeds.max_seeds,
+        "decided": all(decision.verdict != UNDECIDED for decision in decisions),
+        "lessons": [{"claim": lesson.claim, "verdict": d.verdict, "seeds": d.seeds,
+                     "look": None if d.look is None else d.look + 1, "seeds_needed": d.seeds_needed}
+                    for lesson, d in zip(lessons, decisions, strict=True)],
+    }  # fmt: skip
 
 
 def all_rows_csv(tables: dict[str, Rows]) -> str:
@@ -165,16 +171,16 @@ def all_rows_csv(tables: dict[str, Rows]) -> str:
     return out.getvalue()
 
 
-def markdown(tables: dict[str, Rows], lessons: list[Lesson], seeds: SeedsParams, p: ReportParams,
-             figures: list[str]) -> str:  # fmt: skip
+def markdown(tables: dict[str, Rows], lessons: list[Lesson], decisions: list[Decision], seeds: SeedsParams,
+             p: ReportParams, figures: list[str]) -> str:  # fmt: skip
     """The report: how it was made, the configs, the sources of variance, the lessons, the figures."""
     images = "\n\n".join(f"![{name}]({name})" for name in figures)
-    level = f"{p.confidence:.0%}"
+    level, alpha, looks = f"{p.confidence:.0%}", f"{1 - p.confidence:.2g}", seeds.looks()
     return f"""# The seed's lessons, over seeds
 
 Written by the `report` stage of the seeds study (`journey study`, or `dvc repro` in `study/`),
 from the `seeds` stage's runs; nothing here is typed by hand. Every config was trained
-{seeds.n} times, all seeds side by side in one process (`study/seeds.py`). Seed i derives from the
+{looks[-1]} times, all seeds side by side in one process (`study/seeds.py`). Seed i derives from the
 master seed {seeds.master}: NumPy's `SeedSequence({seeds.master}, spawn_key=(i,))` gives the data,
 split and train seeds of run i, so each run draws its own dataset, split, initial weights and
 batch order, and configs compared in a lesson share every seed. Every run's numbers are in
@@ -183,7 +189,7 @@ train.seed=…` with the config's params repeats it alone, to the byte.
 
 ## Configurations
 
-Validation metrics over the {seeds.n} runs that vary every source: mean ± standard deviation
+Validation metrics over the {looks[-1]} runs that vary every source: mean ± standard deviation
 [{level} confidence interval of the mean, Student's t]. "fit" counts each run's diagnosis (rules in
 `stages/lib/diagnosis.py`, explained in the project README).
 
@@ -201,22 +207,43 @@ everything varies (shares need not add up to 100%: the estimates are noisy, and 
 
 ## Lessons
 
-Each lesson compares two configs that differ in one thing, seed by seed: the paired differences
-of validation accuracy (first minus second), their mean, a Student's t interval and a BCa bootstrap
-interval (scipy, {p.bootstrap_resamples} resamples, seeded), and the share of seeds on which the first
-config wins (ties count half). The lessons are tested together, so their intervals are corrected
-with Holm's method: with a = {1 - p.confidence:.2g}, the lesson with the smallest p value gets level
-1 - a/{len(lessons)}, the next 1 - a/{max(len(lessons) - 1, 1)}, and so on. A verdict is **supported** when
-the corrected t interval lies above 0 and Holm's step-down test rejects "no difference",
-**contradicted** when it lies below, and **inconclusive** otherwise. A claim that two configs give
-"the same results within ±m" is tested by TOST (two one-sided t tests of "the difference is at
-least m"; Schuirmann, 1987). Its p value joins the others in Holm's correction; at its Holm level
-1 - a it is judged on the 1 - 2a interval (the level column shows that): **supported** when the
-interval lies inside (-m, m) and the corrected test rejects, **contradicted** when it lies wholly
-outside, **inconclusive** otherwise. A base comparison (a lesson with a base) is shown at the plain
-{level} level and not judged. Log loss (lower is better) is shown beside.
+Each lesson compares two configs that differ in one thing, seed by seed: the paired differences of
+validation accuracy (first minus second). Every lesson ends in one of four verdicts:
 
-{lessons_table(lessons, tables, p)}
+- **supported**: the first config is better (a paired t test rejects "no difference");
+- **contradicted**: the second is better; for a claim that two configs give the same results, the
+  difference lies beyond the margin;
+- **no practical difference**: the difference lies within ±m, the lesson's margin, shown in the
+  table (TOST, the paired equivalence test: two one-sided t tests of "the difference is at least m";
+  Schuirmann, 1987). The margins and the reasons for them are in `experiments.yaml`. If the t test
+  rejects too, the difference is real but smaller than what matters, and this verdict wins. For a
+  claim that two configs give the same results, this verdict is **supported**;
+- **undecided**: neither test is conclusive yet. The verdict then says how many seeds a study would
+  need to decide the lesson with 80% power, if the mean and spread seen so far are the true ones:
+  the fewer of what the t test needs (statsmodels' `TTestPower`) and what TOST needs (its exact
+  power solved for the seeds; statsmodels has no power function for TOST).
+
+All {2 * len(lessons)} tests, two per lesson, are one family corrected by Holm's step-down method, so the
+chance of any false verdict in this report stays within {alpha}.
+
+**Looks.** This study looked {len(looks)} time(s), at {", ".join(map(str, looks))} seeds per config,
+of a planned cap of {seeds.max_seeds}: `journey study --until-decided` adds {seeds.batch} seeds per
+config at each look while a lesson is undecided. Looking again with the whole {alpha} each time would
+inflate false verdicts, so each look spends part of it, by the Lan-DeMets O'Brien-Fleming-type function
+a(t) = 2 - 2Φ(z(1 - {alpha}/2)/√t), t being the seeds so far over the cap. It spends almost nothing early,
+so a lesson decided at an early look had overwhelming evidence, and it keeps nearly all of {alpha} for
+the last look. The boundaries are exact for the looks taken (recursive integration; Armitage,
+McPherson & Rowe, 1969) and are combined with Holm's method as Maurer & Bretz (2013) do; the verdict
+names the look that decided a lesson, and a decided lesson stays decided. The project README has
+the error rates of this design, measured on simulated studies.
+
+The table describes the seeds each verdict rests on: the mean difference, a Student's t interval
+and a BCa bootstrap interval at {level} (scipy, {p.bootstrap_resamples} resamples, seeded), and the
+share of seeds on which the first config wins (ties count half); they do not decide the verdict.
+A base comparison (a lesson with a base) is shown, not judged. Log loss (lower is better) is shown
+beside.
+
+{lessons_table(lessons, tables, decisions, p)}
 
 ## Figures
 
@@ -239,12 +266,14 @@ def main() -> None:
     configs = document.get("configs") or []
     if missing := [name for lesson in lessons for name in lesson.configs() if name not in configs]:
         raise UserError(f"{args.params}: configs lacks {sorted(set(missing))}, which the lessons compare")
-    tables = read_rows(args.runs, configs, expected=seeds.n + 2 * seeds.n_per_source)
+    tables = read_rows(args.runs, configs, seeds)
+    decisions = decide(lessons, tables, seeds, alpha=1 - p.confidence)
     from study.lib import figures  # matplotlib and torch: imported once there is something to draw
 
     names = figures.draw_all(args.out, args.runs, tables, lessons, args.experiments)
     write_atomic(args.out / "seeds.csv", all_rows_csv(tables).encode())
-    write_atomic(args.out / "README.md", markdown(tables, lessons, seeds, p, names).encode())
+    write_json(args.out / "decisions.json", decisions_document(lessons, decisions, seeds))
+    write_atomic(args.out / "README.md", markdown(tables, lessons, decisions, seeds, p, names).encode())
 
 
 if __name__ == "__main__":

@@ -5,6 +5,8 @@ Seed i of a study with master seed M is NumPy's `SeedSequence(M, spawn_key=(i,))
 weights, then the batch order and dropout masks). Seeds 0 to n-1 vary all four sources. To tell the
 sources apart, n_per_source more seeds vary data and split only (the train seed of seed 0 kept), and
 n_per_source more vary initialisation and order only (the data and split of seed 0 kept).
+A later look (`--batch K`, `journey study --until-decided`) adds `batch` more seeds that vary every
+source, numbered on from n; seed i ≥ n takes key i + 2 n_per_source, past the per-source runs' keys.
 Each row of the table holds the three seeds, so any run can be repeated alone with
 `dvc exp run -S data.seed=… -S split.seed=… -S train.seed=…` and the config's other params.
 """
@@ -51,6 +53,25 @@ class SeedsParams:
     master: int = rule(0)
     n: int = rule(2)  # an interval needs two values
     n_per_source: int = rule(2)
+    batch: int = rule(1)  # seeds per config that each later look adds
+    # The later looks' batches taken so far: 1, 2, … (--until-decided). rule() is a field(), not a value.
+    batches: list[int] = rule(1)  # noqa: RUF009
+    max_seeds: int = rule(2)  # the cap per config that the looks' boundaries are planned for
+
+    def looks(self) -> list[int]:
+        """Seeds per config at each look: n, then a batch more each time."""
+        return [self.n + k * self.batch for k in range(len(self.batches) + 1)]
+
+    def check(self, where: str) -> None:
+        """Batches numbered 1, 2, …, and looks that end exactly at the cap if they run on to it."""
+        if self.batches != list(range(1, len(self.batches) + 1)):
+            raise UserError(f"{where}.batches = {self.batches}: must be [] or 1, 2, … in order")
+        if self.max_seeds < self.n or (self.max_seeds - self.n) % self.batch:
+            raise UserError(f"{where}.max_seeds = {self.max_seeds}: must be n ({self.n}) plus a whole "
+                            f"number of batches of {self.batch}")  # fmt: skip
+        if self.looks()[-1] > self.max_seeds:
+            raise UserError(f"{where}.batches: {len(self.batches)} batches take {self.looks()[-1]} seeds, "
+                            f"over max_seeds ({self.max_seeds})")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -78,6 +99,13 @@ class Seeds:
 
 
 SEED_COLUMNS = ("config", *Seeds.COLUMNS)  # the per-seed table: which run, its seeds, then METRIC_COLUMNS
+
+
+def batch_plan(p: SeedsParams, batch: int) -> list[Seeds]:
+    """The runs later look `batch` adds to a config: `p.batch` more that vary everything. Seed i ≥ n
+    derives from key i + 2 n_per_source, past the keys the per-source runs took."""
+    first = p.n + (batch - 1) * p.batch
+    return [Seeds("all", i, *derive(p.master, i + 2 * p.n_per_source)) for i in range(first, first + p.batch)]
 
 
 def derive(master: int, index: int) -> tuple[int, int, int]:
@@ -208,12 +236,15 @@ def main() -> None:
     parser.add_argument("--params", type=Path, required=True, help="the study's params file")
     parser.add_argument("--experiments", type=Path, required=True)
     parser.add_argument("--out", type=Path, required=True, help="a folder for this config's outputs")
+    parser.add_argument("--batch", type=int, help="a later look's batch (1, 2, …) instead of the first look")
     args = parser.parse_args()
     if training_forbidden():
         raise UserError(f"{NOT_PUSHED.format(args.config)} (aggregating, so not training them)")
     p = section_of(read_params_file(args.params, STUDY_SECTIONS), args.params, "seeds", SeedsParams)
     config = load_config(args.experiments, args.config)
-    runs = plan(p.master, p.n, p.n_per_source)
+    if args.batch is not None and args.batch not in p.batches:
+        raise UserError(f"--batch {args.batch}: {args.params} lists batches {p.batches}")
+    runs = plan(p.master, p.n, p.n_per_source) if args.batch is None else batch_plan(p, args.batch)
     torch.set_num_threads(1)  # tiny layers; results do not depend on it (tests/test_cpu.py)
     torch.use_deterministic_algorithms(True)
     models, histories, documents = seeds(config, runs, progress_label=f"seeds@{args.config}")

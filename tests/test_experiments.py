@@ -118,8 +118,9 @@ def test_nb2_jax_is_nb2_mse_in_jax():
 def test_lessons_claim_a_win_or_an_equivalence(tmp_path):
     lessons = {lesson.claim: lesson for lesson in load_lessons(Path("experiments.yaml"))}
     same = lessons["PyTorch and JAX give the same results"]
-    assert (same.first, same.second, same.margin) == ("nb2-jax", "nb2-mse", 0.01)
-    assert lessons["MSE outperformed BCE"].margin is None
+    assert (same.first, same.second, same.margin, same.kind) == ("nb2-jax", "nb2-mse", 0.01, "equivalence")
+    win = lessons["MSE outperformed BCE"]
+    assert (win.margin, win.kind) == (0.01, "directional")  # experiments.yaml's lesson_margin
     broken = yaml.safe_load(Path("experiments.yaml").read_text())
     broken["lessons"] = [{"claim": "x", "same": ["nb1-bce", "nb2-mse"], "margin": -1}]
     (tmp_path / "experiments.yaml").write_text(yaml.safe_dump(broken))

@@ -1,53 +1,83 @@
-"""The study's report stage: lessons judged on Holm-corrected intervals, and the sources of spread."""
+"""The study's report stage: each lesson's verdict over its looks, the tables it reads, the spread."""
 
+import numpy as np
 import pytest
 
 from stages.lib.cli import UserError
 from stages.lib.configs import Lesson
-from study.report import ReportParams, lessons_table, read_rows, sources_table
-from study.seeds import METRIC_COLUMNS, SEED_COLUMNS
+from study.report import ReportParams, decide, decisions_document, lessons_table, read_rows, sources_table
+from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SeedsParams, format_rows
 
 P = ReportParams(confidence=0.95, bootstrap_resamples=999)
+A = np.round(0.9 + 0.02 * np.sin(np.arange(12)), 4)  # a config's accuracies over 12 seeds
+NOISE = np.round(0.003 * np.cos(np.arange(12) * 2.1), 4)  # a small paired spread
 
 
-def rows(config: str, accuracies: list[float], source: str = "all") -> list[dict]:
+def rows(config: str, accuracies, source: str = "all", first: int = 0) -> list[dict]:
     blank = dict.fromkeys((*SEED_COLUMNS, *METRIC_COLUMNS), "0")
-    return [{**blank, "config": config, "source": source, "index": str(i), "accuracy": str(a),
+    return [{**blank, "config": config, "source": source, "index": str(first + i), "accuracy": str(a),
              "log_loss": str(1 - a), "fit": "good fit"} for i, a in enumerate(accuracies)]  # fmt: skip
 
 
-def verdicts(table: str) -> list[str]:
+def study(n: int = 12, batches: list[int] | None = None, max_seeds: int | None = None) -> SeedsParams:
+    batches = batches or []
+    return SeedsParams(master=0, n=n, n_per_source=2, batch=n, batches=batches,
+                       max_seeds=max_seeds or n * (len(batches) + 1))  # fmt: skip
+
+
+def verdicts(lessons: list[Lesson], tables: dict, seeds: SeedsParams | None = None) -> list[str]:
+    decisions = decide(lessons, tables, seeds or study(), alpha=0.05)
+    table = lessons_table(lessons, tables, decisions, P)
     return [line.split("|")[-2].strip() for line in table.splitlines()[2:]]
 
 
+def beats(first: str, second: str) -> Lesson:
+    return Lesson(f"{first} beats {second}", first, second, margin=0.01)
+
+
 def test_a_clear_win_is_supported_and_a_clear_loss_contradicted():
-    tables = {"a": rows("a", [0.90, 0.91, 0.92, 0.93, 0.94]), "b": rows("b", [0.85, 0.86, 0.86, 0.88, 0.89])}
-    lessons = [Lesson("a beats b", "a", "b"), Lesson("b beats a", "b", "a")]
-    assert verdicts(lessons_table(lessons, tables, P)) == ["**supported**", "**contradicted**"]
+    tables = {"a": rows("a", A), "b": rows("b", A - 0.03 + NOISE)}
+    assert verdicts([beats("a", "b"), beats("b", "a")], tables) == ["**supported** (look 1)",
+                                                                   "**contradicted** (look 1)"]  # fmt: skip
 
 
-def test_holm_makes_a_borderline_win_inconclusive():
-    # Alone, "a beats b" is significant at 5% (p = 0.018); beside two lessons with no effect, Holm
-    # tests it at 5%/3 and it is not.
-    a = [0.90, 0.91, 0.92, 0.93, 0.94, 0.92]
-    b = [x - d for x, d in zip(a, [0.01, 0.0, 0.02, 0.01, 0.005, 0.015], strict=True)]
-    c = [x - d for x, d in zip(b, [0.01, -0.01, 0.0, 0.005, -0.005, 0.0], strict=True)]
-    tables = {"a": rows("a", a), "b": rows("b", b), "c": rows("c", c)}
-    alone = lessons_table([Lesson("a beats b", "a", "b")], tables, P)
-    together = lessons_table(
-        [Lesson("a beats b", "a", "b"), Lesson("b beats c", "b", "c"), Lesson("c beats b", "c", "b")],
-        tables, P,
-    )  # fmt: skip
-    assert verdicts(alone) == ["**supported**"]
-    assert verdicts(together) == ["**inconclusive**"] * 3
-    assert "| 0.9833 |" in together.splitlines()[2]  # the smallest p value's level: 1 - 0.05/3
+def test_a_difference_well_inside_the_margin_is_no_practical_difference():
+    tables = {"a": rows("a", A), "b": rows("b", A + NOISE)}
+    assert verdicts([beats("a", "b")], tables) == ["**no practical difference** (look 1)"]
+
+
+def test_an_undecided_lesson_says_how_many_seeds_would_decide_it():
+    tables = {"a": rows("a", A), "b": rows("b", A - 0.006 + 4 * NOISE)}
+    (verdict,) = verdicts([beats("a", "b")], tables)
+    assert verdict.startswith("**undecided**: about ") and verdict.endswith(" seeds would decide it")
+    assert int(verdict.split()[2]) > 12
+
+
+def test_an_equivalence_is_supported_inside_its_margin_and_contradicted_beyond_it():
+    tables = {"a": rows("a", A), "b": rows("b", A + NOISE), "c": rows("c", A - 0.04 + NOISE)}
+    same = [Lesson("a is b", "a", "b", 0.01, "equivalence"), Lesson("a is c", "a", "c", 0.01, "equivalence")]
+    assert verdicts(same, tables) == ["**supported** (look 1)", "**contradicted** (look 1)"]
 
 
 def test_a_base_is_shown_but_not_judged():
-    tables = {name: rows(name, [0.9, 0.91, 0.92]) for name in ("a", "b", "base")}
-    table = lessons_table([Lesson("a beats b", "a", "b", base="base")], tables, P)
-    assert verdicts(table) == ["**inconclusive**", "(not judged)", "(not judged)"]
-    assert "a - base (3)" in table and "b - base (3)" in table
+    tables = {name: rows(name, A + shift) for name, shift in (("a", 0.05), ("b", 0.0), ("base", 0.01))}
+    lesson = Lesson("a beats b", "a", "b", 0.01, base="base")
+    assert verdicts([lesson], tables)[1:] == ["(not judged)", "(not judged)"]
+
+
+def test_a_lesson_decided_at_a_later_look_names_it():
+    # 24 seeds in two looks of 12: the first 12 leave it undecided, the next 12 show a clear win.
+    a, b = np.concatenate([A, A]), np.concatenate([A - 0.006 + 4 * NOISE, A - 0.03 + NOISE])
+    tables = {"a": rows("a", a), "b": rows("b", b)}
+    assert verdicts([beats("a", "b")], tables, study(batches=[1])) == ["**supported** (look 2)"]
+
+
+def test_the_decisions_document_says_whether_every_lesson_is_decided():
+    tables = {"a": rows("a", A), "b": rows("b", A - 0.03 + NOISE), "c": rows("c", A - 0.006 + 4 * NOISE)}
+    lessons = [beats("a", "b"), beats("a", "c")]
+    document = decisions_document(lessons, decide(lessons, tables, study(), 0.05), study())
+    assert document["looks"] == [12] and document["max_seeds"] == 12 and not document["decided"]
+    assert [lesson["verdict"] for lesson in document["lessons"]] == ["supported", "undecided"]
 
 
 def test_sources_table_compares_each_groups_spread_with_the_whole():
@@ -59,38 +89,24 @@ def test_sources_table_compares_each_groups_spread_with_the_whole():
 
 def test_a_config_that_was_not_trained_says_how_to_train_it(tmp_path):
     with pytest.raises(UserError, match=r"runs/nb1-bce/seeds.csv: not found; run `journey study`"):
-        read_rows(tmp_path / "runs", ["nb1-bce"])
+        read_rows(tmp_path / "runs", ["nb1-bce"], study())
+
+
+def write_seeds(folder, table: list[dict]) -> None:
+    folder.mkdir(parents=True)
+    (folder / "seeds.csv").write_text(format_rows(table))
 
 
 def test_a_table_with_fewer_runs_than_the_params_ask_for_is_refused(tmp_path):
-    (tmp_path / "nb1-bce").mkdir()
-    columns = (*SEED_COLUMNS, *METRIC_COLUMNS)
-    (tmp_path / "nb1-bce/seeds.csv").write_text(
-        ",".join(columns) + "\n" + ",".join(["0"] * len(columns)) + "\n"
+    write_seeds(tmp_path / "nb1-bce", rows("nb1-bce", [0.9]))
+    with pytest.raises(UserError, match=r"1 runs of nb1-bce where study/params.yaml asks for 16"):
+        read_rows(tmp_path, ["nb1-bce"], study())
+
+
+def test_a_later_looks_batches_are_read_after_the_first_look(tmp_path):
+    write_seeds(
+        tmp_path / "c", rows("c", A) + rows("c", [0.9] * 2, "data+split") + rows("c", [0.9] * 2, "init+order")
     )
-    with pytest.raises(UserError, match=r"nb1-bce/seeds.csv: 1 runs where study/params.yaml asks for 40"):
-        read_rows(tmp_path, ["nb1-bce"], expected=40)
-
-
-@pytest.mark.parametrize(
-    ("shift", "expected"),
-    [(0.0, "**supported**"), (0.01, "**inconclusive**"), (0.03, "**contradicted**")],
-)
-def test_an_equivalence_is_judged_against_its_margin(shift, expected):
-    # b is a plus noise of sd about 0.003, shifted: by 0 the same, by 0.01 on the margin, by 0.03 beyond it.
-    a = [0.90, 0.91, 0.92, 0.93, 0.94, 0.92, 0.91, 0.93]
-    noise = [0.003, -0.003, 0.0, 0.003, -0.003, 0.0, 0.003, -0.003]
-    tables = {"a": rows("a", a), "b": rows("b", [x + n - shift for x, n in zip(a, noise, strict=True)])}
-    table = lessons_table([Lesson("a and b agree", "a", "b", margin=0.01)], tables, P)
-    assert verdicts(table) == [expected]
-    assert "a and b agree (within ±0.01)" in table
-    assert "| 0.9 |" in table  # one lesson: TOST at 5% is a 90% interval
-
-
-def test_an_equivalence_joins_holms_family():
-    a = [0.90, 0.91, 0.92, 0.93, 0.94, 0.92]
-    tables = {"a": rows("a", a), "b": rows("b", [x - 0.02 for x in a]), "c": rows("c", a)}
-    table = lessons_table([Lesson("a beats b", "a", "b"), Lesson("a is c", "a", "c", margin=0.01)], tables, P)
-    levels = [line.split("|")[6].strip() for line in table.splitlines()[2:]]
-    # Both p values are 0: Holm gives the first 1 - 0.05/2, the second 1 - 0.05, i.e. TOST's 0.9.
-    assert levels == ["0.975", "0.9"] and verdicts(table) == ["**supported**", "**supported**"]
+    write_seeds(tmp_path / "batch-1/c", rows("c", A + 0.01, first=12))
+    table = read_rows(tmp_path, ["c"], study(batches=[1]))["c"]
+    assert [int(row["index"]) for row in table if row["source"] == "all"] == list(range(24))

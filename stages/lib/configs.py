@@ -39,40 +39,44 @@ def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> Params:
 
 @dataclass(frozen=True)
 class Lesson:
-    """One of the seed's lessons: config `first` beats config `second` or, with a margin, the two give
-    the same accuracy within ±margin."""
+    """One of the seed's lessons: config `first` beats config `second` (directional), or the two give the
+    same accuracy within ±margin (equivalence). Either way, a difference within ±margin is no practical
+    difference."""
 
     claim: str
     first: str
     second: str
+    margin: float  # in accuracy: the lesson's own, or experiments.yaml's `lesson_margin`
+    kind: str = "directional"  # or "equivalence"
     base: str | None = None  # a config both sides change one thing of; their gains over it are shown
-    margin: float | None = None  # an equivalence claim's margin, in accuracy
 
     def configs(self) -> list[str]:
         """The configs the lesson compares, base first."""
         return [name for name in (self.base, self.second, self.first) if name]
 
 
-LESSON_KEYS = "each needs claim and either better and than (and may have base) or same: [a, b] and margin"
+LESSON_KEYS = ("each needs claim and either better and than (and may have base) or same: [a, b]; margin, "
+               "a positive number, is the lesson's own or the file's lesson_margin")  # fmt: skip
 
 
-def _lesson(entry: dict) -> Lesson:
-    """A lesson of experiments.yaml: `better`/`than` claims a win; `same` and `margin` an equivalence."""
+def _lesson(entry: dict, default_margin: float | None) -> Lesson:
+    """A lesson of experiments.yaml: `better`/`than` claims a win; `same` an equivalence."""
     entry = dict(entry)
+    margin = entry.pop("margin", default_margin)
+    if not (isinstance(margin, int | float) and not isinstance(margin, bool) and margin > 0):
+        raise TypeError(f"margin {margin!r} must be a positive number")
     if "same" in entry:
         first, second = entry.pop("same")
-        margin = entry.pop("margin")
-        if not (isinstance(margin, int | float) and margin > 0):
-            raise TypeError(f"margin {margin!r} must be a positive number")
-        return Lesson(first=first, second=second, margin=float(margin), **entry)
-    return Lesson(first=entry.pop("better"), second=entry.pop("than"), **entry)
+        return Lesson(first=first, second=second, margin=float(margin), kind="equivalence", **entry)
+    return Lesson(first=entry.pop("better"), second=entry.pop("than"), margin=float(margin), **entry)
 
 
 def load_lessons(path: Path) -> list[Lesson]:
     """The `lessons` of experiments.yaml, each naming configs that experiments.yaml defines."""
     known = load_experiments(path, EVERY_NAMED)
     try:
-        lessons = [_lesson(entry) for entry in yaml.safe_load(path.read_text()).get("lessons") or []]
+        document = yaml.safe_load(path.read_text())
+        lessons = [_lesson(entry, document.get("lesson_margin")) for entry in document.get("lessons") or []]
     except (TypeError, KeyError, ValueError) as error:
         raise UserError(f"{path}: lessons: {LESSON_KEYS} ({error})") from None
     for lesson in lessons:

@@ -1,4 +1,4 @@
-"""Statistics over seeds: t and bootstrap intervals, paired comparisons, and Holm's correction."""
+"""Statistics over seeds: t and bootstrap intervals, paired differences (the verdicts: decide.py)."""
 
 import math
 from collections.abc import Mapping, Sequence
@@ -56,56 +56,3 @@ def bootstrap_interval(values: np.ndarray, confidence: float = CONFIDENCE,
 def superiority(differences: np.ndarray) -> float:
     """The probability that the first side beats the second on a seed: P(d > 0) + P(d = 0) / 2."""
     return float(np.mean(differences > 0) + np.mean(differences == 0) / 2)
-
-
-def t_test(differences: np.ndarray) -> float:
-    """Two-sided p value of the paired t test that the mean difference is 0 (1 if every pair ties)."""
-    if np.ptp(differences) == 0:
-        return 1.0 if differences[0] == 0 else 0.0
-    return float(stats.ttest_1samp(differences, 0.0).pvalue)
-
-
-def equivalence_p(differences: np.ndarray, margin: float) -> float:
-    """TOST (Schuirmann, 1987): the p value of "the mean difference lies at or beyond ±margin", the
-    larger of the two one-sided paired t tests' p values."""
-    if np.ptp(differences) == 0:
-        return 0.0 if abs(differences[0]) < margin else 1.0
-    above = stats.ttest_1samp(differences, -margin, alternative="greater").pvalue
-    below = stats.ttest_1samp(differences, margin, alternative="less").pvalue
-    return float(max(above, below))
-
-
-def holm(p_values: Sequence[float], alpha: float = 1 - CONFIDENCE) -> tuple[list[float], list[float]]:
-    """Holm's step-down correction: each test's adjusted p value, and the confidence level of the
-    interval that decides it (1 - alpha / (m - rank + 1), rank 1 the smallest p)."""
-    m = len(p_values)
-    order = sorted(range(m), key=lambda index: p_values[index])
-    adjusted, levels = [0.0] * m, [0.0] * m
-    running = 0.0
-    for rank, index in enumerate(order):
-        running = max(running, min(1.0, (m - rank) * p_values[index]))
-        adjusted[index] = running
-        levels[index] = 1 - alpha / (m - rank)
-    return adjusted, levels
-
-
-def verdict(low: float, high: float, higher_is_better: bool = True) -> str:
-    """`supported` if the interval lies wholly on the claimed side of 0, `contradicted` if wholly on
-    the other, else `inconclusive`. The claim is that the first side is better than the second."""
-    if not higher_is_better:
-        low, high = -high, -low
-    if low > 0:
-        return "supported"
-    if high < 0:
-        return "contradicted"
-    return "inconclusive"
-
-
-def equivalence_verdict(low: float, high: float, margin: float) -> str:
-    """`supported` if the interval lies wholly inside (-margin, margin), `contradicted` if wholly outside
-    it, else `inconclusive`. The claim is that both sides give the same result within the margin."""
-    if -margin < low and high < margin:
-        return "supported"
-    if low >= margin or high <= -margin:
-        return "contradicted"
-    return "inconclusive"
