@@ -42,7 +42,8 @@ def study_size(clone: Path) -> tuple[int, int]:
     """How many configs the study has, and how many models it trains: configs x runs per config."""
     params = yaml.safe_load((clone / "study/params.yaml").read_text())
     seeds = params["seeds"]
-    return len(params["configs"]), len(params["configs"]) * (seeds["n"] + 2 * seeds["n_per_source"])
+    later = len(seeds.get("batches") or []) * seeds.get("batch", 0)  # the later looks' seeds
+    return len(params["configs"]), len(params["configs"]) * (seeds["n"] + 2 * seeds["n_per_source"] + later)
 
 
 def lone_runs(workdir: Path, times: int) -> Run:

@@ -160,10 +160,10 @@ def until_decided(max_seeds: int | None, force: bool) -> None:
             print(f"every lesson decided, at {decisions['looks'][-1]} seeds per config "
                   f"({len(decisions['looks'])} look(s))")  # fmt: skip
             return
-        if seeds.looks()[-1] + seeds.batch > seeds.max_seeds:
+        if seeds.looks()[-1] == seeds.cap():
             undecided = "; ".join(lesson["claim"] for lesson in decisions["lessons"]
                                   if lesson["verdict"] == "undecided")  # fmt: skip
-            print(f"the cap of {seeds.max_seeds} seeds per config is reached; undecided: {undecided}")
+            print(f"the cap of {seeds.cap()} seeds per config is reached; undecided: {undecided}")
             return
         set_seeds_param("batches", [*seeds.batches, len(seeds.batches) + 1])
         seeds = study_seeds()

@@ -108,7 +108,7 @@ def decide(lessons: list[Lesson], tables: dict[str, Rows], seeds: SeedsParams,
     """Every lesson's decision over the study's looks, all lessons' tests one Holm family."""
     differences = [compare(tables, lesson.first, lesson.second).differences for lesson in lessons]
     margins, kinds = [lesson.margin for lesson in lessons], [lesson.kind for lesson in lessons]
-    return decide_sequence(differences, margins, kinds, seeds.looks(), seeds.max_seeds, alpha)
+    return decide_sequence(differences, margins, kinds, seeds.looks(), seeds.cap(), alpha)
 
 
 def lessons_table(lessons: list[Lesson], tables: dict[str, Rows], decisions: list[Decision],
@@ -153,7 +153,7 @@ def _row(claim: str, c: Comparison, seeds: int, margin: str, p: ReportParams, ou
 def decisions_document(lessons: list[Lesson], decisions: list[Decision], seeds: SeedsParams) -> dict:
     """What `journey study --until-decided` reads: the looks so far, and each lesson's decision."""
     return {
-        "looks": seeds.looks(), "max_seeds": seeds.max_seeds,
+        "looks": seeds.looks(), "max_seeds": seeds.cap(),
         "decided": all(decision.verdict != UNDECIDED for decision in decisions),
         "lessons": [{"claim": lesson.claim, "verdict": d.verdict, "seeds": d.seeds,
                      "look": None if d.look is None else d.look + 1, "seeds_needed": d.seeds_needed}
@@ -221,13 +221,15 @@ validation accuracy (first minus second). Every lesson ends in one of four verdi
 - **undecided**: neither test is conclusive yet. The verdict then says how many seeds a study would
   need to decide the lesson with 80% power, if the mean and spread seen so far are the true ones:
   the fewer of what the t test needs (statsmodels' `TTestPower`) and what TOST needs (its exact
-  power solved for the seeds; statsmodels has no power function for TOST).
+  power solved for the seeds; statsmodels has no power function for TOST). That figure is for a
+  study that spends all of {alpha} at once: an early look, which spends only a sliver of it, can leave a
+  lesson undecided with more seeds than the figure.
 
 All {2 * len(lessons)} tests, two per lesson, are one family corrected by Holm's step-down method, so the
 chance of any false verdict in this report stays within {alpha}.
 
 **Looks.** This study looked {len(looks)} time(s), at {", ".join(map(str, looks))} seeds per config,
-of a planned cap of {seeds.max_seeds}: `journey study --until-decided` adds {seeds.batch} seeds per
+of a planned cap of {seeds.cap()}: `journey study --until-decided` adds {seeds.batch} seeds per
 config at each look while a lesson is undecided. Looking again with the whole {alpha} each time would
 inflate false verdicts, so each look spends part of it, by the Lan-DeMets O'Brien-Fleming-type function
 a(t) = 2 - 2Φ(z(1 - {alpha}/2)/√t), t being the seeds so far over the cap. It spends almost nothing early,

@@ -62,13 +62,16 @@ class SeedsParams:
         """Seeds per config at each look: n, then a batch more each time."""
         return [self.n + k * self.batch for k in range(len(self.batches) + 1)]
 
+    def cap(self) -> int:
+        """The last look the design allows: max_seeds, rounded down to n plus whole batches."""
+        return self.n + (self.max_seeds - self.n) // self.batch * self.batch
+
     def check(self, where: str) -> None:
-        """Batches numbered 1, 2, …, and looks that end exactly at the cap if they run on to it."""
+        """Batches numbered 1, 2, …, and no look past the cap."""
         if self.batches != list(range(1, len(self.batches) + 1)):
             raise UserError(f"{where}.batches = {self.batches}: must be [] or 1, 2, … in order")
-        if self.max_seeds < self.n or (self.max_seeds - self.n) % self.batch:
-            raise UserError(f"{where}.max_seeds = {self.max_seeds}: must be n ({self.n}) plus a whole "
-                            f"number of batches of {self.batch}")  # fmt: skip
+        if self.max_seeds < self.n:
+            raise UserError(f"{where}.max_seeds = {self.max_seeds}: must be at least n ({self.n})")
         if self.looks()[-1] > self.max_seeds:
             raise UserError(f"{where}.batches: {len(self.batches)} batches take {self.looks()[-1]} seeds, "
                             f"over max_seeds ({self.max_seeds})")  # fmt: skip

@@ -157,7 +157,7 @@ def small_study(tmp_path: Path) -> Path:
 
     repo = copy_with_experiments(tmp_path / "repo", shorten, "short epochs")
     params = yaml.safe_load((repo / "study/params.yaml").read_text())
-    params["seeds"].update(n=2, n_per_source=2)
+    params["seeds"].update(n=2, n_per_source=2, batches=[])
     (repo / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     sh(repo, "journey", "study")
     commit_all(repo, "a small study, locked")

@@ -63,7 +63,7 @@ def small_study(tmp_path: Path) -> Path:
     experiments["defaults"]["train"]["epochs"] = 100
     (repo / "experiments.yaml").write_text(yaml.safe_dump(experiments, sort_keys=False))
     params = yaml.safe_load((repo / "study/params.yaml").read_text())
-    params["seeds"].update(n=2, n_per_source=2)
+    params["seeds"].update(n=2, n_per_source=2, batches=[])
     (repo / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     commit_all(repo, "a small study")
     sh(repo, "journey", "remote")

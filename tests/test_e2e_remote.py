@@ -29,7 +29,7 @@ def origin(tmp_path_factory) -> tuple[Path, Path]:
 
     source = copy_with_experiments(tmp_path_factory.mktemp("source") / "repo", shorten, "short epochs")
     params = yaml.safe_load((source / "study/params.yaml").read_text())
-    params["seeds"].update(n=3, n_per_source=2)
+    params["seeds"].update(n=3, n_per_source=2, batches=[])
     (source / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     storage = source.parent / "maintainer-storage"
     sh(source, "journey", "remote", str(storage))

@@ -26,7 +26,7 @@ def study(tmp_path_factory):
 
     repo = copy_with_experiments(tmp_path_factory.mktemp("study") / "repo", shorten, "short epochs")
     params = yaml.safe_load((repo / "study/params.yaml").read_text())
-    params["seeds"].update(n=3, n_per_source=2)
+    params["seeds"].update(n=3, n_per_source=2, batches=[])
     (repo / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     commit_all(repo, "a small study")
     return repo, sh(repo, "journey", "study")
@@ -79,3 +79,44 @@ def test_a_study_run_repeated_alone_with_dvc_exp_run_gives_its_bytes(study, conf
         assert tensor.numpy().tobytes() == stacked[name][position].numpy().tobytes(), name
     metrics = json.loads((repo / "eval/metrics.json").read_text())
     assert f"{metrics['val']['accuracy']:.6f}" == row["accuracy"]
+
+
+@pytest.fixture(scope="module")
+def looked(tmp_path_factory):
+    """A small study (2 seeds a look, capped at 6, 6 epochs) after `journey study --until-decided`."""
+
+    def shorten(spec: dict) -> None:
+        spec["defaults"]["train"]["epochs"] = EPOCHS
+
+    repo = copy_with_experiments(tmp_path_factory.mktemp("looked") / "repo", shorten, "short epochs")
+    params = yaml.safe_load((repo / "study/params.yaml").read_text())
+    params["seeds"].update(n=2, n_per_source=2, batch=2, batches=[], max_seeds=6)
+    (repo / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    commit_all(repo, "a small study")
+    return repo, sh(repo, "journey", "study", "--until-decided", "--no-progress")
+
+
+def test_until_decided_looks_again_while_a_lesson_needs_more_seeds(looked):
+    repo, result = looked
+    decisions = json.loads((repo / "study/reports/decisions.json").read_text())
+    looks = decisions["looks"]
+    assert len(looks) >= 2 and looks == [2, 4, 6][: len(looks)]  # 2 seeds decided too little
+    lessons = {lesson["claim"]: lesson for lesson in decisions["lessons"]}
+    assert lessons["PyTorch and JAX give the same results"]["look"] == 1  # the same bytes: decided at once
+    assert any(lesson["look"] != 1 for lesson in lessons.values())
+    seeds = yaml.safe_load((repo / "study/params.yaml").read_text())["seeds"]
+    assert seeds["batches"] == list(range(1, len(looks))) and seeds["max_seeds"] == 6
+    report = (repo / "study/reports/README.md").read_text()
+    assert f"This study looked {len(looks)} time(s), at {', '.join(map(str, looks))} seeds" in report
+    assert "Running stage 'batch@nb1-bce-1'" in result.stdout
+    assert sh(repo / "study", "dvc", "status", "--quiet", check=False).returncode == 0
+
+
+def test_until_decided_again_trains_nothing_and_a_batch_gives_the_same_bytes(looked):
+    repo, _ = looked
+    report = (repo / "study/reports/README.md").read_bytes()
+    again = sh(repo, "journey", "study", "--until-decided", "--no-progress")
+    assert "Running stage 'seeds@" not in again.stdout and "Running stage 'batch@" not in again.stdout
+    assert (repo / "study/reports/README.md").read_bytes() == report
+    sh(repo / "study", "dvc", "repro", "--force", "--single-item", "batch@nb2-mse-1")
+    assert sh(repo / "study", "dvc", "status", "--quiet", check=False).returncode == 0  # same bytes as locked

@@ -12,10 +12,23 @@ import torch
 import yaml
 
 from stages.evaluate import evaluate
+from stages.lib.cli import UserError
 from stages.lib.model import count_params, predict
-from stages.params import parse_params
+from stages.params import parse_params, parse_section
 from stages.train import train
-from study.seeds import SEED_COLUMNS, derive, format_rows, load_config, parts, plan, seeds, table_rows
+from study.seeds import (
+    SEED_COLUMNS,
+    Seeds,
+    SeedsParams,
+    batch_plan,
+    derive,
+    format_rows,
+    load_config,
+    parts,
+    plan,
+    seeds,
+    table_rows,
+)
 
 RAW = {
     "data": {"source": "synthetic", "seed": 0, "n_samples": 300, "n_features": 3, "noise": 0.05,
@@ -129,3 +142,38 @@ def test_a_number_written_as_text_in_experiments_yaml_trains_the_study_like_the_
     for text_model, number_model in zip(text_models, number_models, strict=True):
         pairs = zip(text_model.state_dict().values(), number_model.state_dict().values(), strict=True)
         assert all(torch.equal(a, b) for a, b in pairs)
+
+
+def seeds_params(**changes) -> SeedsParams:
+    raw = {"master": 0, "n": 4, "n_per_source": 3, "batch": 5, "batches": [1, 2], "max_seeds": 20} | changes
+    return parse_section(raw, SeedsParams, "seeds")
+
+
+def test_later_batches_number_on_from_n_with_seeds_no_other_run_uses():
+    p = seeds_params()
+    later = batch_plan(p, 1) + batch_plan(p, 2)
+    assert [run.index for run in later] == list(range(4, 14)) and {run.source for run in later} == {"all"}
+    first = plan(p.master, p.n, p.n_per_source)
+    taken = {(run.data, run.split, run.train) for run in first}
+    assert not taken & {(run.data, run.split, run.train) for run in later}
+    assert len({run.data for run in first + later if run.source != "init+order"}) == 4 + 3 + 10
+
+
+def test_looks_and_the_cap_follow_the_batches():
+    p = seeds_params(max_seeds=22)
+    assert p.looks() == [4, 9, 14] and p.cap() == 19
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"batches": [2]}, r"seeds.batches = \[2\]: must be \[\] or 1, 2, … in order"),
+    ({"max_seeds": 3}, r"seeds.max_seeds = 3: must be at least n \(4\)"),
+    ({"max_seeds": 10}, r"seeds.batches: 2 batches take 14 seeds, over max_seeds \(10\)"),
+])  # fmt: skip
+def test_inconsistent_looks_are_one_clear_error(changes, message):
+    with pytest.raises(UserError, match=message):
+        seeds_params(**changes)
+
+
+def test_a_seeds_csv_row_gives_back_its_run():
+    run = Seeds("data+split", 3, 11, 12, 13)
+    assert Seeds.from_row({key: str(value) for key, value in run.row().items()}) == run

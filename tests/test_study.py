@@ -36,3 +36,26 @@ def test_the_runs_shown_per_stage_are_the_runs_the_seeds_stage_trains(tmp_path, 
 def test_the_lessons_section_is_cut_at_the_next_heading():
     report = "# R\n\n## Lessons\n\n| a | b |\n\n## Figures\n\n![x](x.png)\n"
     assert study.lessons_section(report) == "## Lessons\n\n| a | b |"
+
+
+def test_later_looks_add_a_stage_per_config_and_batch(tmp_path, monkeypatch):
+    params = tmp_path / "params.yaml"
+    seeds = {"master": 0, "n": 5, "n_per_source": 3, "batch": 4, "batches": [1, 2]}
+    params.write_text(yaml.safe_dump({"configs": ["a"], "seeds": seeds}))
+    monkeypatch.setattr(study, "PARAMS", params)
+    assert study.stage_runs(["a"]) == {"seeds@a": 11, "batch@a-1": 4, "batch@a-2": 4, "report": 0}
+
+
+def test_a_seeds_param_is_rewritten_in_place_keeping_the_comments(tmp_path, monkeypatch):
+    params = tmp_path / "params.yaml"
+    params.write_text("seeds:\n  batches: []    # taken so far\n  max_seeds: 60  # the cap\n")
+    monkeypatch.setattr(study, "PARAMS", params)
+    study.set_seeds_param("batches", [1, 2])
+    study.set_seeds_param("max_seeds", 100)
+    assert params.read_text() == "seeds:\n  batches: [1, 2]    # taken so far\n  max_seeds: 100  # the cap\n"
+
+
+def test_the_committed_study_params_are_valid_and_end_their_looks_at_the_cap():
+    seeds = study.study_seeds()
+    assert seeds.looks()[-1] <= seeds.cap() <= seeds.max_seeds
+    assert (seeds.cap() - seeds.n) % seeds.batch == 0
