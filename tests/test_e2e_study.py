@@ -17,18 +17,24 @@ pytestmark = pytest.mark.e2e
 EPOCHS = 6
 
 
-@pytest.fixture(scope="module")
-def study(tmp_path_factory):
-    """A copy with a small study (3 seeds, 2 per source, 6 epochs) after one `journey study`."""
+def small_study(folder, **seeds):
+    """A committed copy whose study trains 6 epochs a run, with these `seeds` params."""
 
     def shorten(spec: dict) -> None:
         spec["defaults"]["train"]["epochs"] = EPOCHS
 
-    repo = copy_with_experiments(tmp_path_factory.mktemp("study") / "repo", shorten, "short epochs")
+    repo = copy_with_experiments(folder / "repo", shorten, "short epochs")
     params = yaml.safe_load((repo / "study/params.yaml").read_text())
-    params["seeds"].update(n=3, n_per_source=2, batches=[])
+    params["seeds"].update(seeds)
     (repo / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
     commit_all(repo, "a small study")
+    return repo
+
+
+@pytest.fixture(scope="module")
+def study(tmp_path_factory):
+    """A copy with a small study (3 seeds, 2 per source, 6 epochs) after one `journey study`."""
+    repo = small_study(tmp_path_factory.mktemp("study"), n=3, n_per_source=2, batches=[])
     return repo, sh(repo, "journey", "study")
 
 
@@ -84,15 +90,8 @@ def test_a_study_run_repeated_alone_with_dvc_exp_run_gives_its_bytes(study, conf
 @pytest.fixture(scope="module")
 def looked(tmp_path_factory):
     """A small study (2 seeds a look, capped at 6, 6 epochs) after `journey study --until-decided`."""
-
-    def shorten(spec: dict) -> None:
-        spec["defaults"]["train"]["epochs"] = EPOCHS
-
-    repo = copy_with_experiments(tmp_path_factory.mktemp("looked") / "repo", shorten, "short epochs")
-    params = yaml.safe_load((repo / "study/params.yaml").read_text())
-    params["seeds"].update(n=2, n_per_source=2, batch=2, batches=[], max_seeds=6)
-    (repo / "study/params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
-    commit_all(repo, "a small study")
+    seeds = {"n": 2, "n_per_source": 2, "batch": 2, "batches": [], "max_seeds": 6}
+    repo = small_study(tmp_path_factory.mktemp("looked"), **seeds)
     return repo, sh(repo, "journey", "study", "--until-decided", "--no-progress")
 
 
