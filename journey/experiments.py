@@ -226,7 +226,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def command(args: argparse.Namespace) -> None:
-    """Run the notebooks (or all, or those named), print the comparison, exit 1 if any failed."""
+    """Run the notebooks (or all, or those named), print the comparison, exit 2 if any failed."""
     if args.jobs < 1:
         raise UserError(f"--jobs {args.jobs}: must be 1 or more")
     groups = EVERY_NAMED if args.names else ALL if args.all else NOTEBOOKS
