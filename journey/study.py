@@ -130,10 +130,14 @@ def aggregate() -> None:
 def set_seeds_param(key: str, value: int | list[int]) -> None:
     """Rewrite one key of the `seeds` section of study/params.yaml in place, keeping its comments."""
     text = PARAMS.read_text()
-    pattern = re.compile(rf"^(  {key}:[ \t]*)[^#\n]*?([ \t]*(#.*)?)$", re.MULTILINE)
-    if not pattern.search(text):
+    pattern = re.compile(rf"^(  {key}:[ \t]*)([^#\n]*?)([ \t]*)(#.*)?$", re.MULTILINE)
+    if not (match := pattern.search(text)):
         raise UserError(f"{PARAMS}: no seeds.{key} line to update; restore it with `git checkout {PARAMS}`")
-    PARAMS.write_text(pattern.sub(lambda m: f"{m[1]}{json.dumps(value)}{m[2]}", text, count=1))
+    head, old, gap, comment = match.groups()
+    line = head + json.dumps(value)
+    if comment:  # keep the comment in its column where the value leaves room
+        line += " " * max(1, len(head) + len(old) + len(gap) - len(line)) + comment
+    PARAMS.write_text(text[: match.start()] + line + text[match.end() :])
 
 
 def study_seeds():

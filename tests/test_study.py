@@ -52,10 +52,18 @@ def test_a_seeds_param_is_rewritten_in_place_keeping_the_comments(tmp_path, monk
     monkeypatch.setattr(study, "PARAMS", params)
     study.set_seeds_param("batches", [1, 2])
     study.set_seeds_param("max_seeds", 100)
-    assert params.read_text() == "seeds:\n  batches: [1, 2]    # taken so far\n  max_seeds: 100  # the cap\n"
+    assert params.read_text() == "seeds:\n  batches: [1, 2] # taken so far\n  max_seeds: 100 # the cap\n"
 
 
 def test_the_committed_study_params_are_valid_and_end_their_looks_at_the_cap():
     seeds = study.study_seeds()
     assert seeds.looks()[-1] <= seeds.cap() <= seeds.max_seeds
     assert (seeds.cap() - seeds.n) % seeds.batch == 0
+
+
+def test_a_rewritten_value_keeps_its_comment_in_its_column(tmp_path, monkeypatch):
+    params = tmp_path / "params.yaml"
+    params.write_text("seeds:\n  batches: []       # taken so far\n")
+    monkeypatch.setattr(study, "PARAMS", params)
+    study.set_seeds_param("batches", [1])
+    assert params.read_text() == "seeds:\n  batches: [1]      # taken so far\n"

@@ -50,7 +50,8 @@ def save(figure, path: Path) -> None:
 
 
 def loss_curves(runs: Path, configs: dict, lessons: list):
-    """Per lesson, the mean over seeds of each config's train (dashed) and validation (solid) loss.
+    """Per lesson, the mean over seeds of each config's train (solid) and validation (dashed) loss, as
+    the notebooks' `dvc plots` draw them.
 
     Configs trained on different losses get one y axis each (BCE left, MSE right): their units differ.
     """
@@ -63,8 +64,8 @@ def loss_curves(runs: Path, configs: dict, lessons: list):
             loss = configs[config].train.loss
             mean = read_history(runs / config / "history.csv")
             epochs, target = np.arange(1, len(mean.train_loss) + 1, dtype=np.float64), y_axes[loss]
-            target.plot(epochs, mean.val_loss, color=f"C{index}", label=f"{config} validation")
-            target.plot(epochs, mean.train_loss, color=f"C{index}", linestyle="--", label=f"{config} train")
+            target.plot(epochs, mean.train_loss, color=f"C{index}", label=f"{config} train")
+            target.plot(epochs, mean.val_loss, color=f"C{index}", linestyle="--", label=f"{config} validation")
         for loss, target in y_axes.items():
             target.set_ylabel(f"{loss.upper()} loss")
         handles = [h for target in y_axes.values() for h in target.get_legend_handles_labels()[0]]
@@ -73,7 +74,7 @@ def loss_curves(runs: Path, configs: dict, lessons: list):
         ax.set(title=lesson.claim, xlabel="epoch")
         ax.title.set_fontsize(10)
         ax.grid(alpha=0.3)
-    figure.suptitle("Loss per epoch, mean over seeds (dashed: train, solid: validation)")
+    figure.suptitle("Loss per epoch, mean over seeds (solid: train, dashed: validation)")
     figure.tight_layout(w_pad=3)
     return figure
 
