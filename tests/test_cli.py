@@ -10,7 +10,7 @@ from conftest import ROOT, sh
 
 from journey import plots
 from journey.cli import COMMANDS, parser
-from stages.lib.cli import UserError
+from stages.lib.cli import UserError, restore_hint
 
 
 def test_help_lists_every_command():
@@ -65,3 +65,15 @@ def test_plots_without_its_renderer_is_a_clear_error(monkeypatch, tmp_path):
         UserError, match=r"vl-convert-python, which is not installed; run `pip install -e '\.\[test\]'`"
     ):
         plots.command(args)
+
+
+def test_a_queued_experiments_failure_gives_no_restore_hint(tmp_path, monkeypatch):
+    # DVC runs a queued experiment in a temporary copy under .dvc/tmp/exps: the workspace's outputs stay.
+    copy = tmp_path / ".dvc/tmp/exps/tmp5w0cfipv"
+    copy.mkdir(parents=True)
+    monkeypatch.chdir(copy)
+    monkeypatch.setenv("DVC_STAGE", "train")
+    monkeypatch.setenv("DVC_ROOT", str(tmp_path))
+    assert restore_hint() == ""
+    monkeypatch.chdir(tmp_path)
+    assert "`dvc checkout train` brings back" in restore_hint()

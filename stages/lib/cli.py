@@ -58,6 +58,8 @@ def restore_hint() -> str:
         folder = Path.cwd().relative_to(root)
     except ValueError:
         folder = Path()
+    if ".dvc" in folder.parts:  # a queued experiment, in DVC's temporary copy: the workspace lost nothing
+        return ""
     target = stage if folder == Path() else f"{folder / 'dvc.yaml'}:{stage}"
     # A DVC project inside another (the study's, in study/) takes its commands in its own folder.
     outer = next((parent for parent in root.parents if (parent / ".dvc").is_dir()), None)

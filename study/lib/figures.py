@@ -65,7 +65,8 @@ def loss_curves(runs: Path, configs: dict, lessons: list):
             mean = read_history(runs / config / "history.csv")
             epochs, target = np.arange(1, len(mean.train_loss) + 1, dtype=np.float64), y_axes[loss]
             target.plot(epochs, mean.train_loss, color=f"C{index}", label=f"{config} train")
-            target.plot(epochs, mean.val_loss, color=f"C{index}", linestyle="--", label=f"{config} validation")
+            validation = f"{config} validation"
+            target.plot(epochs, mean.val_loss, color=f"C{index}", linestyle="--", label=validation)
         for loss, target in y_axes.items():
             target.set_ylabel(f"{loss.upper()} loss")
         handles = [h for target in y_axes.values() for h in target.get_legend_handles_labels()[0]]
