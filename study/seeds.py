@@ -250,7 +250,8 @@ def main() -> None:
     runs = plan(p.master, p.n, p.n_per_source) if args.batch is None else batch_plan(p, args.batch)
     torch.set_num_threads(1)  # tiny layers; results do not depend on it (tests/test_cpu.py)
     torch.use_deterministic_algorithms(True)
-    models, histories, documents = seeds(config, runs, progress_label=f"seeds@{args.config}")
+    stage = f"seeds@{args.config}" if args.batch is None else f"batch@{args.config}-{args.batch}"
+    models, histories, documents = seeds(config, runs, progress_label=stage)
     write_atomic(args.out / "seeds.csv", format_rows(table_rows(args.config, runs, documents)).encode())
     write_history(args.out / "history.csv", mean_curves(histories, runs))
     write_atomic(args.out / "models.safetensors", save_tensors(stacked_state(models)))
