@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from stages.lib.cli import UserError, run
-from stages.lib.configs import Lesson, load_lessons
+from stages.lib.configs import EQUIVALENCE, Lesson, load_lessons
 from stages.lib.io import write_atomic, write_json
 from stages.lib.metrics import VALIDATION
 from stages.params import read_params_file, rule, section_of
@@ -103,24 +103,28 @@ def compare(tables: dict[str, Rows], first: str, second: str) -> Comparison:
     return Comparison(first, second, accuracy, log_loss)
 
 
-def decide(lessons: list[Lesson], tables: dict[str, Rows], seeds: SeedsParams,
+def judge(lessons: list[Lesson], tables: dict[str, Rows]) -> list[Comparison]:
+    """Each lesson's comparison, first minus second."""
+    return [compare(tables, lesson.first, lesson.second) for lesson in lessons]
+
+
+def decide(lessons: list[Lesson], judged: list[Comparison], seeds: SeedsParams,
            alpha: float) -> list[Decision]:  # fmt: skip
     """Every lesson's decision over the study's looks, all lessons' tests one Holm family."""
-    differences = [compare(tables, lesson.first, lesson.second).differences for lesson in lessons]
+    differences = [comparison.differences for comparison in judged]
     margins, kinds = [lesson.margin for lesson in lessons], [lesson.kind for lesson in lessons]
     return decide_sequence(differences, margins, kinds, seeds.looks(), seeds.cap(), alpha)
 
 
-def lessons_table(lessons: list[Lesson], tables: dict[str, Rows], decisions: list[Decision],
-                  p: ReportParams) -> str:  # fmt: skip
+def lessons_table(lessons: list[Lesson], judged: list[Comparison], decisions: list[Decision],
+                  tables: dict[str, Rows], p: ReportParams) -> str:  # fmt: skip
     """Each lesson's verdict and the seeds it rests on, with their intervals; a lesson's gains over its
     base are shown too, not judged."""
     header = ("| lesson | first - second | margin | seeds | Δ accuracy | t interval | bootstrap interval "
               "| P(first wins) | Δ log loss [CI] | verdict |\n" + "|---" * 10 + "|")  # fmt: skip
     rows = [header]
-    for lesson, decision in zip(lessons, decisions, strict=True):
-        comparison = compare(tables, lesson.first, lesson.second)
-        claim = lesson.claim + (f" (within ±{lesson.margin:g})" if lesson.kind == "equivalence" else "")
+    for lesson, comparison, decision in zip(lessons, judged, decisions, strict=True):
+        claim = lesson.claim + (f" (within ±{lesson.margin:g})" if lesson.kind == EQUIVALENCE else "")
         rows.append(_row(claim, comparison, decision.seeds, f"±{lesson.margin:g}", p, _verdict(decision)))
         if lesson.base:
             for side in (lesson.first, lesson.second):
@@ -171,8 +175,9 @@ def all_rows_csv(tables: dict[str, Rows]) -> str:
     return out.getvalue()
 
 
-def markdown(tables: dict[str, Rows], lessons: list[Lesson], decisions: list[Decision], seeds: SeedsParams,
-             p: ReportParams, figures: list[str]) -> str:  # fmt: skip
+def markdown(tables: dict[str, Rows], lessons: list[Lesson], judged: list[Comparison],
+             decisions: list[Decision], seeds: SeedsParams, p: ReportParams,
+             figures: list[str]) -> str:  # fmt: skip
     """The report: how it was made, the configs, the sources of variance, the lessons, the figures."""
     images = "\n\n".join(f"![{name}]({name})" for name in figures)
     level, alpha, looks = f"{p.confidence:.0%}", f"{1 - p.confidence:.2g}", seeds.looks()
@@ -245,7 +250,7 @@ share of seeds on which the first config wins (ties count half); they do not dec
 A base comparison (a lesson with a base) is shown, not judged. Log loss (lower is better) is shown
 beside.
 
-{lessons_table(lessons, tables, decisions, p)}
+{lessons_table(lessons, judged, decisions, tables, p)}
 
 ## Figures
 
@@ -269,13 +274,15 @@ def main() -> None:
     if missing := [name for lesson in lessons for name in lesson.configs() if name not in configs]:
         raise UserError(f"{args.params}: configs lacks {sorted(set(missing))}, which the lessons compare")
     tables = read_rows(args.runs, configs, seeds)
-    decisions = decide(lessons, tables, seeds, alpha=1 - p.confidence)
+    judged = judge(lessons, tables)
+    decisions = decide(lessons, judged, seeds, alpha=1 - p.confidence)
     from study.lib import figures  # matplotlib and torch: imported once there is something to draw
 
     names = figures.draw_all(args.out, args.runs, tables, lessons, args.experiments)
     write_atomic(args.out / "seeds.csv", all_rows_csv(tables).encode())
     write_json(args.out / "decisions.json", decisions_document(lessons, decisions, seeds))
-    write_atomic(args.out / "README.md", markdown(tables, lessons, decisions, seeds, p, names).encode())
+    report = markdown(tables, lessons, judged, decisions, seeds, p, names)
+    write_atomic(args.out / "README.md", report.encode())
 
 
 if __name__ == "__main__":

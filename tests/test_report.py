@@ -5,7 +5,15 @@ import pytest
 
 from stages.lib.cli import UserError
 from stages.lib.configs import Lesson
-from study.report import ReportParams, decide, decisions_document, lessons_table, read_rows, sources_table
+from study.report import (
+    ReportParams,
+    decide,
+    decisions_document,
+    judge,
+    lessons_table,
+    read_rows,
+    sources_table,
+)
 from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SeedsParams, format_rows
 
 P = ReportParams(confidence=0.95, bootstrap_resamples=999)
@@ -26,8 +34,9 @@ def study(n: int = 12, batches: list[int] | None = None, max_seeds: int | None =
 
 
 def verdicts(lessons: list[Lesson], tables: dict, seeds: SeedsParams | None = None) -> list[str]:
-    decisions = decide(lessons, tables, seeds or study(), alpha=0.05)
-    table = lessons_table(lessons, tables, decisions, P)
+    judged = judge(lessons, tables)
+    decisions = decide(lessons, judged, seeds or study(), alpha=0.05)
+    table = lessons_table(lessons, judged, decisions, tables, P)
     return [line.split("|")[-2].strip() for line in table.splitlines()[2:]]
 
 
@@ -75,7 +84,7 @@ def test_a_lesson_decided_at_a_later_look_names_it():
 def test_the_decisions_document_says_whether_every_lesson_is_decided():
     tables = {"a": rows("a", A), "b": rows("b", A - 0.03 + NOISE), "c": rows("c", A - 0.006 + 4 * NOISE)}
     lessons = [beats("a", "b"), beats("a", "c")]
-    document = decisions_document(lessons, decide(lessons, tables, study(), 0.05), study())
+    document = decisions_document(lessons, decide(lessons, judge(lessons, tables), study(), 0.05), study())
     assert document["looks"] == [12] and document["max_seeds"] == 12 and not document["decided"]
     assert [lesson["verdict"] for lesson in document["lessons"]] == ["supported", "undecided"]
 

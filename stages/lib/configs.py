@@ -37,6 +37,9 @@ def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> Params:
     return parse_params(config, f"{path}: {name}")
 
 
+DIRECTIONAL, EQUIVALENCE = "directional", "equivalence"  # a lesson's kinds: `better`/`than`, `same`
+
+
 @dataclass(frozen=True)
 class Lesson:
     """One of the seed's lessons: config `first` beats config `second` (directional), or the two give the
@@ -47,7 +50,7 @@ class Lesson:
     first: str
     second: str
     margin: float  # in accuracy: the lesson's own, or experiments.yaml's `lesson_margin`
-    kind: str = "directional"  # or "equivalence"
+    kind: str = DIRECTIONAL  # or EQUIVALENCE
     base: str | None = None  # a config both sides change one thing of; their gains over it are shown
 
     def configs(self) -> list[str]:
@@ -67,7 +70,7 @@ def _lesson(entry: dict, default_margin: float | None) -> Lesson:
         raise TypeError(f"margin {margin!r} must be a positive number")
     if "same" in entry:
         first, second = entry.pop("same")
-        return Lesson(first=first, second=second, margin=float(margin), kind="equivalence", **entry)
+        return Lesson(first=first, second=second, margin=float(margin), kind=EQUIVALENCE, **entry)
     return Lesson(first=entry.pop("better"), second=entry.pop("than"), margin=float(margin), **entry)
 
 

@@ -11,8 +11,9 @@ import numpy as np
 from scipy import optimize, stats
 from statsmodels.stats.power import TTestPower
 
+from stages.lib.configs import DIRECTIONAL, EQUIVALENCE
+
 ALPHA, POWER = 0.05, 0.80
-DIRECTIONAL, EQUIVALENCE = "directional", "equivalence"
 SUPPORTED, CONTRADICTED, NO_DIFFERENCE, UNDECIDED = VERDICTS = (
     "supported", "contradicted", "no practical difference", "undecided")  # fmt: skip
 SIDES = (2, 1)  # a lesson's two tests: "beyond" is two-sided, TOST's p is that of a one-sided test
