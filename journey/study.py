@@ -21,7 +21,8 @@ import yaml
 from journey.dvc import dvc, release_stale_locks, repro
 from journey.remote import require_remote
 from stages.lib.cli import Interrupted, UserError
-from study.lib.shards import MISSING, NO_TRAINING, NOT_PUSHED, runs_per_config
+from stages.params import read_params_file, section_of
+from study.lib.shards import MISSING, NO_TRAINING, NOT_PUSHED, STUDY_SECTIONS, SeedsParams, runs_per_config
 
 STUDY = Path("study")  # the study's DVC project, beside the notebooks' (the repository's root)
 PARAMS = STUDY / "params.yaml"
@@ -79,13 +80,12 @@ def study_configs() -> list[str]:
 def stage_runs(configs: list[str]) -> dict[str, int]:
     """How many runs each stage of `configs` trains (the report none), for the progress shown."""
     try:
-        seeds = yaml.safe_load(PARAMS.read_text())["seeds"]
-        runs = runs_per_config(int(seeds["n"]), int(seeds["n_per_source"]))
-        batches, batch = list(seeds.get("batches") or []), int(seeds.get("batch", 1))
-    except (OSError, yaml.YAMLError, KeyError, TypeError, ValueError):
-        runs, batches, batch = 1, [], 1  # the seeds stage itself says what is wrong with the params
-    later = {f"batch@{config}-{k}": batch for config in configs for k in batches}
-    return {f"seeds@{config}": runs for config in configs} | later | {"report": 0}
+        seeds = study_seeds()
+    except UserError:  # the seeds stage itself says what is wrong with the params
+        return {f"seeds@{config}": 1 for config in configs} | {"report": 0}
+    first = runs_per_config(seeds.n, seeds.n_per_source)
+    later = {f"batch@{config}-{k}": seeds.batch for config in configs for k in seeds.batches}
+    return {f"seeds@{config}": first for config in configs} | later | {"report": 0}
 
 
 def study_repro(*args: str, label: str, configs: list[str], env: dict[str, str] | None = None,
@@ -140,11 +140,8 @@ def set_seeds_param(key: str, value: int | list[int]) -> None:
     PARAMS.write_text(text[: match.start()] + line + text[match.end() :])
 
 
-def study_seeds():
+def study_seeds() -> SeedsParams:
     """The `seeds` section of study/params.yaml, checked."""
-    from stages.params import read_params_file, section_of
-    from study.seeds import STUDY_SECTIONS, SeedsParams  # the stage's own schema (imports torch: only here)
-
     return section_of(read_params_file(PARAMS, STUDY_SECTIONS), PARAMS, "seeds", SeedsParams)
 
 

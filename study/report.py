@@ -14,8 +14,9 @@ from stages.lib.io import write_atomic, write_json
 from stages.lib.metrics import VALIDATION
 from stages.params import read_params_file, rule, section_of
 from study.lib.decide import UNDECIDED, Decision, decide_sequence
+from study.lib.shards import STUDY_SECTIONS, SeedsParams, runs_per_config
 from study.lib.stats import bootstrap_interval, paired, summarize, superiority
-from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, STUDY_SECTIONS, SeedsParams, by_index
+from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, by_index
 
 METRICS = [metric.name for metric in VALIDATION]  # the configs table's columns
 JUDGED_BY = "accuracy"  # the lessons' verdicts; log loss is shown beside it
@@ -46,7 +47,7 @@ def read_table(path: Path, config: str) -> Rows:
 def read_rows(runs: Path, configs: list[str], seeds: SeedsParams) -> dict[str, Rows]:
     """Each config's runs, first look then each later batch, in the order of `configs`; each must hold
     as many runs as study/params.yaml asks for, so that no lesson is judged on fewer seeds."""
-    expected = seeds.n + 2 * seeds.n_per_source + len(seeds.batches) * seeds.batch
+    expected = runs_per_config(seeds.n, seeds.n_per_source) + len(seeds.batches) * seeds.batch
     tables = {}
     for config in configs:
         paths = [runs / config, *(runs / f"batch-{batch}" / config for batch in seeds.batches)]

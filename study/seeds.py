@@ -34,47 +34,15 @@ from stages.lib.configs import EVERY_NAMED, load_experiments
 from stages.lib.io import Dataset, History, write_atomic, write_history
 from stages.lib.metrics import VALIDATION
 from stages.lib.model import count_params, predict
-from stages.params import Params, read_params_file, rule, section_of
+from stages.params import Params, read_params_file, section_of
 from stages.split import split
 from stages.train import train_copies
-from study.lib.shards import NOT_PUSHED, training_forbidden
+from study.lib.shards import NOT_PUSHED, STUDY_SECTIONS, SeedsParams, training_forbidden
 
-STUDY_SECTIONS = ("configs", "seeds", "report")  # of study/params.yaml
 SOURCES = ("all", "data+split", "init+order")  # what a seed varies
 # The per-seed table's metrics: validation metrics and the fit verdict (SEED_COLUMNS come first).
 METRIC_COLUMNS = ("n_params", *(metric.name for metric in VALIDATION), "noise_ceiling_accuracy",
                   "train_loss", "val_loss", "generalization_gap", "best_epoch", "fit")  # fmt: skip
-
-
-@dataclass(frozen=True)
-class SeedsParams:
-    """The `seeds` section of study/params.yaml."""
-
-    master: int = rule(0)
-    n: int = rule(2)  # an interval needs two values
-    n_per_source: int = rule(2)
-    batch: int = rule(1)  # seeds per config that each later look adds
-    # The later looks' batches taken so far: 1, 2, … (--until-decided). rule() is a field(), not a value.
-    batches: list[int] = rule(1)  # noqa: RUF009
-    max_seeds: int = rule(2)  # the cap per config that the looks' boundaries are planned for
-
-    def looks(self) -> list[int]:
-        """Seeds per config at each look: n, then a batch more each time."""
-        return [self.n + k * self.batch for k in range(len(self.batches) + 1)]
-
-    def cap(self) -> int:
-        """The last look the design allows: max_seeds, rounded down to n plus whole batches."""
-        return self.n + (self.max_seeds - self.n) // self.batch * self.batch
-
-    def check(self, where: str) -> None:
-        """Batches numbered 1, 2, …, and no look past the cap."""
-        if self.batches != list(range(1, len(self.batches) + 1)):
-            raise UserError(f"{where}.batches = {self.batches}: must be [] or 1, 2, … in order")
-        if self.max_seeds < self.n:
-            raise UserError(f"{where}.max_seeds = {self.max_seeds}: must be at least n ({self.n})")
-        if self.looks()[-1] > self.max_seeds:
-            raise UserError(f"{where}.batches: {len(self.batches)} batches take {self.looks()[-1]} seeds, "
-                            f"over max_seeds ({self.max_seeds})")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,7 @@ import pytest
 
 from stages.lib.cli import UserError
 from stages.lib.configs import Lesson
+from study.lib.shards import SeedsParams
 from study.report import (
     ReportParams,
     decide,
@@ -14,7 +15,7 @@ from study.report import (
     read_rows,
     sources_table,
 )
-from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SeedsParams, format_rows
+from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, format_rows
 
 P = ReportParams(confidence=0.95, bootstrap_resamples=999)
 A = np.round(0.9 + 0.02 * np.sin(np.arange(12)), 4)  # a config's accuracies over 12 seeds

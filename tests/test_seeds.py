@@ -16,10 +16,10 @@ from stages.lib.cli import UserError
 from stages.lib.model import count_params, predict
 from stages.params import parse_params, parse_section
 from stages.train import train
+from study.lib.shards import SeedsParams
 from study.seeds import (
     SEED_COLUMNS,
     Seeds,
-    SeedsParams,
     batch_plan,
     derive,
     format_rows,

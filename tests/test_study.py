@@ -25,9 +25,8 @@ def test_a_bad_shard_is_one_clear_error(text):
 
 def test_the_runs_shown_per_stage_are_the_runs_the_seeds_stage_trains(tmp_path, monkeypatch):
     params = tmp_path / "params.yaml"
-    params.write_text(
-        yaml.safe_dump({"configs": ["a", "b"], "seeds": {"master": 0, "n": 5, "n_per_source": 3}})
-    )
+    seeds = {"master": 0, "n": 5, "n_per_source": 3, "batch": 2, "batches": [], "max_seeds": 9}
+    params.write_text(yaml.safe_dump({"configs": ["a", "b"], "seeds": seeds}))
     monkeypatch.setattr(study, "PARAMS", params)
     assert study.stage_runs(["a", "b"]) == {"seeds@a": 11, "seeds@b": 11, "report": 0}
     assert runs_per_config(5, 3) == len(plan(0, 5, 3))
@@ -40,7 +39,7 @@ def test_the_lessons_section_is_cut_at_the_next_heading():
 
 def test_later_looks_add_a_stage_per_config_and_batch(tmp_path, monkeypatch):
     params = tmp_path / "params.yaml"
-    seeds = {"master": 0, "n": 5, "n_per_source": 3, "batch": 4, "batches": [1, 2]}
+    seeds = {"master": 0, "n": 5, "n_per_source": 3, "batch": 4, "batches": [1, 2], "max_seeds": 13}
     params.write_text(yaml.safe_dump({"configs": ["a"], "seeds": seeds}))
     monkeypatch.setattr(study, "PARAMS", params)
     assert study.stage_runs(["a"]) == {"seeds@a": 11, "batch@a-1": 4, "batch@a-2": 4, "report": 0}
@@ -67,3 +66,10 @@ def test_a_rewritten_value_keeps_its_comment_in_its_column(tmp_path, monkeypatch
     monkeypatch.setattr(study, "PARAMS", params)
     study.set_seeds_param("batches", [1])
     assert params.read_text() == "seeds:\n  batches: [1]      # taken so far\n"
+
+
+def test_params_the_stage_will_refuse_show_one_run_per_seeds_stage(tmp_path, monkeypatch):
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"configs": ["a"], "seeds": {"n": "many"}}))
+    monkeypatch.setattr(study, "PARAMS", params)
+    assert study.stage_runs(["a"]) == {"seeds@a": 1, "report": 0}
