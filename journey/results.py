@@ -29,10 +29,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
 
 
-def net(params: Params) -> str:
+def net(params: Params, n_features: int) -> str:
     """The architecture as the README writes it: 2→4→1, then what differs from a plain ReLU net."""
-    data = dataset(params.data)  # a real dataset's width is known only from its rows
-    widths = [data.x.shape[1], *params.model.hidden, 1]
+    widths = [n_features, *params.model.hidden, 1]
     notes = [f"dropout {params.model.dropout:g}"] if params.model.dropout else []
     notes += [params.model.activation] if params.model.activation != RELU else []
     notes += ["standardised"] if params.data.standardize else []
@@ -43,11 +42,11 @@ def net(params: Params) -> str:
 def row(name: str, params: Params, metrics: dict) -> str:
     """One experiment's row, from its params and its metrics document (eval/metrics.json)."""
     val = metrics["val"]
-    samples = params.data.n_samples or len(dataset(params.data).y)
+    data = dataset(params.data)  # a real dataset's size and width are known only from its rows
     # DVC's experiment records leave out a null metric, such as a real dataset's noise ceiling.
     numbers = [metrics["train"]["loss"], val["loss"], *(val.get(column) for column in VALIDATION_COLUMNS)]
-    cells = [name, net(params), str(metrics["n_params"]), params.train.loss.upper(),
-             f"{params.train.weight_decay:g}", str(samples), SEED_LOSSES.get(name, ""),
+    cells = [name, net(params, data.x.shape[1]), str(metrics["n_params"]), params.train.loss.upper(),
+             f"{params.train.weight_decay:g}", str(len(data.y)), SEED_LOSSES.get(name, ""),
              *("none" if number is None else f"{number:.3f}" for number in numbers)]  # fmt: skip
     return "| " + " | ".join(cells) + " |"
 
