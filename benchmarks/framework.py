@@ -23,10 +23,10 @@ from benchmarks.common import clone_env, fresh_clone, measure, table
 from benchmarks.scale import stage_commands
 from stages.lib import train_jax
 from stages.lib.adam import BiasCorrection
+from stages.lib.arithmetic import Stacked
 from stages.lib.configs import ALL, load_experiments
 from stages.lib.draws import Draws, initial_model
 from stages.lib.io import Dataset
-from stages.lib.model import Stacked
 from stages.params import Params
 from stages.train import train
 from study.seeds import Seeds, parts
@@ -75,7 +75,7 @@ def step_by_step(config: Params, data: tuple[Dataset, Dataset]) -> float:
     draws = Draws(t["seed"], m["hidden"], 0.0)
     stacked = Stacked([model])  # one copy: a leading copy axis of 1, as train_jax.fit has it
     stats = {name: jnp.asarray(value) for name, value in stacked.stats.items()}
-    flat = jnp.asarray(stacked.flat)
+    flat = jnp.asarray(stacked.flat_array())
     mean, square = jnp.zeros_like(flat), jnp.zeros_like(flat)
     options = {"steps": stacked.steps, "layout": stacked.layout, "loss": t["loss"],
                "weight_decay": t["weight_decay"]}  # fmt: skip

@@ -18,7 +18,7 @@ import yaml
 
 from stages.lib.cli import UserError, parse_paths, run
 from stages.lib.io import write_atomic
-from stages.lib.names import ACTIVATIONS, LOSSES
+from stages.lib.names import ACTIVATIONS, ARITHMETICS, LOSSES
 
 
 def rule(
@@ -91,6 +91,7 @@ class TrainParams:
     seed: int = rule(0)
     device: str = rule(choices=("cpu", "cuda", "auto"))
     framework: str = rule(choices=("torch", "jax"))
+    arithmetic: str = rule(choices=ARITHMETICS)
 
 
 SECTIONS = {"data": DataParams, "split": SplitParams, "model": ModelParams, "train": TrainParams}

@@ -1,5 +1,6 @@
-"""Stage train: the run's initial model and draws, then the training loop (stages/lib/loop.py) on the CPU
-with NumPy, on CUDA with torch, or with JAX (stages/lib/train_jax.py); the model and its loss curves out."""
+"""Stage train: the run's initial model and draws, then the training loop (stages/lib/loop.py) in the exact
+arithmetic or PyTorch's own (stages/lib/arithmetic.py), on the CPU or CUDA, or with JAX
+(stages/lib/train_jax.py); the model and its loss curves out."""
 
 from collections.abc import Sequence
 
@@ -7,11 +8,13 @@ import numpy as np
 import torch
 from torch import nn
 
+from stages.lib.arithmetic import deterministic, pieces
 from stages.lib.cli import UserError, parse_paths, run
 from stages.lib.draws import Draws, initial_model
 from stages.lib.io import Dataset, History, read_splits, write_history
 from stages.lib.loop import diverged, fit
-from stages.lib.model import Stacked, save_model
+from stages.lib.model import save_model
+from stages.lib.names import EXACT
 from stages.lib.progress import Progress
 from stages.params import Params, TrainParams, load_params
 
@@ -35,7 +38,8 @@ def train_copies(trains: Sequence[Dataset], vals: Sequence[Dataset], seeds: Sequ
     A seed sets the initial weights, the batch orders and the dropout masks (stages/lib/draws.py); the
     model, the training and `data.standardize` come from `params`. The models come back on the CPU, as
     torch modules whatever the framework that trained them. With a `progress_label`, the epochs are
-    shown on stderr (stages/lib/progress.py).
+    shown on stderr (stages/lib/progress.py). In the exact arithmetic, copy k gets the bytes it gets
+    alone; in the native one, only a lone run is PyTorch's plain loop (more copies go through vmap).
     """
     m, t = params.model, params.train
     models = [initial_model(data.x, seed, m.hidden, m.activation, m.dropout, params.data.standardize)
@@ -46,17 +50,22 @@ def train_copies(trains: Sequence[Dataset], vals: Sequence[Dataset], seeds: Sequ
     with Progress(progress_label, total, "epoch") as progress:
         if t.framework == "jax":
             return models, _jax_fit(models, draws, trains, vals, t, progress)
-        stacked = Stacked(models, resolve_device(t.device))
-        with np.errstate(over="ignore", invalid="ignore"):  # a diverging run ends with its own error
-            histories = fit(stacked, draws, trains, vals, t, progress)
+        device = resolve_device(t.device)
+        trained = pieces(models, t, device)
+        # A diverging run ends with its own error.
+        with deterministic(t.arithmetic, device), np.errstate(over="ignore", invalid="ignore"):
+            histories = fit(trained, draws, trains, vals, t, progress)
     for index, model in enumerate(models):
-        model.load_state_dict(stacked.unstacked(index))
+        model.load_state_dict(trained.model.unstacked(index))
     return models, histories
 
 
 def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[Dataset],
              vals: Sequence[Dataset], t: TrainParams, progress: Progress) -> list[History]:  # fmt: skip
     """Train `models` in place with stages/lib/train_jax.py, one after another; jax is an optional install."""
+    if t.arithmetic != EXACT:
+        raise UserError("train.arithmetic native is not built for train.framework jax yet; set "
+                        "train.arithmetic to exact in params.yaml, or train.framework to torch")  # fmt: skip
     if t.device == "cuda":
         raise UserError("train.framework jax runs on the CPU here (the jax extra installs CPU wheels); "
                         "set train.device to cpu or auto in params.yaml")  # fmt: skip

@@ -185,6 +185,7 @@ CASES = [
     ("epochs a boolean", TRAIN, param("train.epochs", True), r"train\.epochs = True: expected a finite int"),
     ("unknown device", TRAIN, param("train.device", "gpu"), r"train\.device = 'gpu': must be one of cpu, cuda, auto"),
     ("unknown framework", TRAIN, param("train.framework", "tensorflow"), r"train\.framework = 'tensorflow': must be one of torch, jax"),
+    ("unknown arithmetic", TRAIN, param("train.arithmetic", "fast"), r"train\.arithmetic = 'fast': must be one of exact, native"),
     ("zero batch", TRAIN, param("train.batch_size", 0), r"train\.batch_size = 0: must be in \[1, inf\)"),
     ("negative L2", TRAIN, param("train.weight_decay", -0.1), r"train\.weight_decay = -0\.1: must be in \[0\.0, inf\)"),
     ("misspelt L2", TRAIN, rename("train.weight_decay", "weigth_decay"), r"did you mean 'weight_decay'"),

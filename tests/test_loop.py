@@ -7,11 +7,11 @@ from conftest import make_params
 from torch import nn
 
 from stages.lib import exact
+from stages.lib.arithmetic import pieces
 from stages.lib.draws import Draws, initial_model
 from stages.lib.exact import NUMPY
 from stages.lib.io import Dataset
 from stages.lib.loop import fit
-from stages.lib.model import Stacked
 from stages.train import train, train_copies
 
 DROPOUT = 0.2
@@ -47,11 +47,12 @@ def fitted_flat(split: tuple[Dataset, Dataset], ops: exact.Ops, loss: str, activ
     train_data, val_data = split
     seeds, hidden = [0, 1], SHORT["hidden"]
     models = [initial_model(train_data.x, seed, hidden, activation, DROPOUT, True) for seed in seeds]
-    stacked = Stacked(models, torch.device("cpu"), ops)
     options = {name: SHORT[name] for name in ("lr", "weight_decay", "batch_size")}
+    t = make_params(loss=loss, epochs=3, **options).train
+    exact_pieces = pieces(models, t, torch.device("cpu"), ops)
     draws = [Draws(seed, hidden, DROPOUT) for seed in seeds]
-    fit(stacked, draws, [train_data] * 2, [val_data] * 2, make_params(loss=loss, epochs=3, **options).train)
-    return np.asarray(stacked.flat)
+    fit(exact_pieces, draws, [train_data] * 2, [val_data] * 2, t)
+    return exact_pieces.model.flat.detach().numpy()
 
 
 @pytest.mark.parametrize(("loss", "activation"), [("bce", "tanh"), ("mse", "leaky_relu")])

@@ -7,9 +7,9 @@ import torch.nn.functional as F
 from torch import nn
 
 from stages.lib import net
+from stages.lib.arithmetic import Stacked
 from stages.lib.draws import initial_model
 from stages.lib.exact import NUMPY
-from stages.lib.model import Stacked
 
 ACTIVATIONS = ["relu", "tanh", "leaky_relu"]
 TORCH_LOSSES = {"bce": F.binary_cross_entropy, "mse": F.mse_loss}
@@ -57,8 +57,8 @@ def test_gradient_equals_autograds_of_the_mean_loss(small_split, loss, activatio
     model = initial_model(data.x, 0, hidden, activation, DROPOUT, standardize=True).eval()
     keeps = dropout_masks(len(y), hidden)
     stacked = stacked_alone(model)
-    got = net.gradient(NUMPY, stacked.steps, stacked.layout, stacked.flat, stacked.stats, x[None], y[None],
-                       keeps, loss)  # fmt: skip
+    got = net.gradient(NUMPY, stacked.steps, stacked.layout, stacked.flat_array(), stacked.stats, x[None],
+                       y[None], keeps, loss)  # fmt: skip
     p = torch_forward(model, torch.from_numpy(x), [torch.from_numpy(keep[0]) for keep in keeps])
     TORCH_LOSSES[loss](p, torch.from_numpy(y)).backward()
     parameters = dict(model.named_parameters())

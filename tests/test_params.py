@@ -33,6 +33,7 @@ GOOD_TRAIN = {
     "seed": 0,
     "device": "cpu",
     "framework": "torch",
+    "arithmetic": "exact",
 }
 
 

@@ -36,7 +36,7 @@ RAW = {
     "split": {"seed": 0, "val_fraction": 0.2},
     "model": {"hidden": [5], "activation": "tanh", "dropout": 0.2},
     "train": {"loss": "mse", "lr": 0.01, "weight_decay": 0.01, "epochs": 8, "batch_size": 10, "seed": 0,
-              "device": "cpu", "framework": "torch"},
+              "device": "cpu", "framework": "torch", "arithmetic": "exact"},
 }  # fmt: skip
 SMALL = parse_params(RAW, "SMALL")
 NEEDS_JAX = pytest.mark.skipif(

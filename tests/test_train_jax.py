@@ -14,10 +14,10 @@ import jax.numpy as jnp
 
 import stages.lib
 from stages.lib import train_jax
+from stages.lib.arithmetic import Stacked
 from stages.lib.cli import UserError
 from stages.lib.configs import EVERY_NAMED, load_experiments
 from stages.lib.draws import Draws, initial_model
-from stages.lib.model import Stacked
 from stages.params import Params
 from stages.train import train
 from study.seeds import parts, plan
@@ -58,7 +58,7 @@ def test_the_compiled_epoch_calls_no_library_arithmetic(small_split):
     train_data, val_data = small_split
     stacked = Stacked([initial_model(train_data.x, 0, [5, 3], "tanh", 0.2, True)])
     stats = {name: jnp.asarray(value) for name, value in stacked.stats.items()}
-    flat = jnp.asarray(stacked.flat)
+    flat = jnp.asarray(stacked.flat_array())
     order, keeps = train_jax.epoch_draws(Draws(0, [5, 3], 0.2), len(train_data.y), 32)
     parts_ = (train_data.x, train_data.y.astype(np.float32), val_data.x, val_data.y.astype(np.float32))
     data = tuple(jnp.asarray(part)[None] for part in parts_)

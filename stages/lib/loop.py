@@ -1,4 +1,5 @@
-"""The training loop: Adam on shuffled mini-batches, every copy of a Stacked model side by side."""
+"""The training loop, as a PyTorch user writes it: forward, loss, backward(), optimizer step; every copy
+of a model side by side, in either arithmetic (stages/lib/arithmetic.py)."""
 
 import math
 from collections.abc import Sequence
@@ -6,25 +7,23 @@ from collections.abc import Sequence
 import numpy as np
 import torch
 
-from stages.lib.adam import BiasCorrection, Moments, adam
+from stages.lib.arithmetic import Pieces
 from stages.lib.cli import UserError
 from stages.lib.draws import Draws
 from stages.lib.io import Dataset, History
-from stages.lib.model import Stacked
-from stages.lib.net import forward, gradient, mean_loss
 from stages.lib.progress import Progress
 from stages.params import TrainParams
 
 
-def stacked_arrays(stacked: Stacked, parts: Sequence[Dataset]) -> tuple:
-    """Features (copies, rows, features) and labels (copies, rows), float32, as `stacked`'s arrays."""
+def stacked_tensors(parts: Sequence[Dataset], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """Features (copies, rows, features) and labels (copies, rows), float32, on `device`."""
     x = np.stack([part.x for part in parts])
     y = np.stack([part.y for part in parts]).astype(np.float32)
-    return stacked.place(x), stacked.place(y)
+    return torch.from_numpy(x).to(device), torch.from_numpy(y).to(device)
 
 
 def fit(
-    stacked: Stacked,
+    pieces: Pieces,
     draws: Sequence[Draws],
     trains: Sequence[Dataset],
     vals: Sequence[Dataset],
@@ -33,28 +32,31 @@ def fit(
 ) -> list[History]:
     """Adam on shuffled mini-batches (L2 through weight_decay), each copy on its own data, in the order
     and with the dropout masks of its own draws; stops with an error if the loss diverges."""
-    ops = stacked.ops
-    (x, y), (x_val, y_val) = stacked_arrays(stacked, trains), stacked_arrays(stacked, vals)
-    copies = stacked.place(np.arange(len(trains))[:, None])
-    zeros = stacked.place(np.zeros(stacked.flat.shape, np.float32))
-    moments = Moments(zeros, zeros)
-    corrections = BiasCorrection(t.lr)
+    model, criterion, optimizer = pieces.model, pieces.criterion, pieces.optimizer
+    device = next(model.parameters()).device
+    (x, y), (x_val, y_val) = stacked_tensors(trains, device), stacked_tensors(vals, device)
+    copies = torch.arange(len(trains), device=device)[:, None]
     histories = [History(train_loss=[], val_loss=[]) for _ in trains]
     for epoch in range(1, t.epochs + 1):
         drawn = [d.epoch(y.shape[1], t.batch_size) for d in draws]
         # One gather per epoch, then the batches are views.
-        order = stacked.place(torch.stack([e.order for e in drawn]))
+        order = torch.stack([e.order for e in drawn]).to(device)
         x_epoch, y_epoch = x[copies, order], y[copies, order]
+        model.train()
         for index, start in enumerate(range(0, y.shape[1], t.batch_size)):
             batch = slice(start, start + t.batch_size)
             masks = zip(*(e.keeps[index] for e in drawn), strict=True)  # per layer, one per copy
-            keeps = [stacked.place(torch.stack(layer).float()) for layer in masks]
-            grad = gradient(ops, stacked.steps, stacked.layout, stacked.flat, stacked.stats,
-                            x_epoch[:, batch], y_epoch[:, batch], keeps, t.loss)  # fmt: skip
-            step = corrections.next()
-            stacked.flat, moments = adam(ops, stacked.flat, grad, moments, t.weight_decay, *step)
-        losses = zip(_loss_on(stacked, t.loss, x, y), _loss_on(stacked, t.loss, x_val, y_val), strict=True)
-        for history, (train_loss, val_loss) in zip(histories, losses, strict=True):
+            keeps = [torch.stack(layer).float().to(device) for layer in masks]
+            optimizer.zero_grad()
+            losses = criterion(model(x_epoch[:, batch], keeps), y_epoch[:, batch])  # each copy's mean
+            losses.sum().backward()  # the copies share no weight: each gets its own gradient
+            optimizer.step()
+        model.eval()
+        with torch.no_grad():
+            train_losses, val_losses = criterion(model(x), y), criterion(model(x_val), y_val)
+        for history, train_loss, val_loss in zip(
+            histories, train_losses.tolist(), val_losses.tolist(), strict=True
+        ):
             if not math.isfinite(train_loss):
                 raise diverged(epoch, f"train loss {train_loss}", t.lr)
             history.train_loss.append(train_loss)
@@ -70,9 +72,3 @@ def diverged(epoch: int, symptom: str, lr: float) -> UserError:
         f"training diverged at epoch {epoch} ({symptom}); lower train.lr (now {lr}) in params.yaml; "
         "no model was saved"
     )
-
-
-def _loss_on(stacked: Stacked, loss: str, x, y) -> list[float]:
-    """Each copy's mean loss on rows `x`, `y`, without dropout."""
-    p, _ = forward(stacked.ops, stacked.steps, stacked.weights(), stacked.stats, x)
-    return [float(value) for value in mean_loss(stacked.ops, loss, p, y)]

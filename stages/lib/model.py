@@ -11,13 +11,25 @@ from safetensors.torch import save as save_tensors
 from torch import nn
 
 from stages.lib.cli import UserError
-from stages.lib.exact import NUMPY, TORCH, Ops
+from stages.lib.exact import NUMPY
 from stages.lib.io import write_atomic
 from stages.lib.names import LEAKY_RELU, RELU, TANH
-from stages.lib.net import Layout, Recipe, forward, unflatten
+from stages.lib.net import Recipe, forward
 
 ACTIVATIONS = {RELU: nn.ReLU, TANH: nn.Tanh, LEAKY_RELU: nn.LeakyReLU}
 ACTIVATION_NAMES = {layer: name for name, layer in ACTIVATIONS.items()}
+
+
+class DrawnDropout(nn.Dropout):
+    """nn.Dropout that, handed a mask (`keep`, from the run's draws in stages/lib/draws.py), drops its
+    units in training, so every arithmetic drops the same ones; without a mask, nn.Dropout itself."""
+
+    keep: torch.Tensor | None = None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if not self.training or self.keep is None:
+            return super().forward(x)
+        return x * self.keep / (1 - self.p)
 
 
 class Standardize(nn.Module):
@@ -52,7 +64,7 @@ def build_mlp(n_features: int, hidden: int | Sequence[int], activation: str = RE
     for out in widths(hidden):
         layers += [nn.Linear(width, out), ACTIVATIONS[activation]()]
         if dropout > 0:
-            layers.append(nn.Dropout(dropout))
+            layers.append(DrawnDropout(dropout))
         width = out
     return nn.Sequential(*layers, nn.Linear(width, 1), nn.Sigmoid())
 
@@ -111,43 +123,7 @@ def recipe(model: nn.Sequential) -> Recipe:
     return tuple(steps)
 
 
-class Stacked:
-    """Copies of one MLP as arrays with a leading copy axis: the trained weights one flat array
-    (copies, n_weights) in `layout`'s order, the standardisation statistics apart.
-
-    On the CPU they are NumPy arrays and `ops` is NUMPY; on CUDA, torch tensors and TORCH.
-    """
-
-    def __init__(self, models: Sequence[nn.Sequential], device: torch.device | None = None,
-                 ops: Ops | None = None) -> None:  # fmt: skip
-        self.device = device = device or torch.device("cpu")
-        self.ops = ops or (NUMPY if device.type == "cpu" else TORCH)
-        self.steps = recipe(models[0])
-        trained = [name for name, _ in models[0].named_parameters()]
-        self.layout: Layout = tuple((name, tuple(models[0].state_dict()[name].shape)) for name in trained)
-        states = [{name: tensor.detach() for name, tensor in model.state_dict().items()} for model in models]
-        self.flat = self.place(torch.stack([torch.cat([state[name].reshape(-1) for name in trained])
-                                            for state in states]))  # fmt: skip
-        self.stats = {name: self.place(torch.stack([state[name] for state in states]))
-                      for name, _ in models[0].named_buffers()}  # fmt: skip
-
-    def place(self, values: torch.Tensor | np.ndarray):
-        """`values` as this stack's kind of array: NumPy's for NUMPY, else a torch tensor on the device."""
-        if self.ops is NUMPY:
-            return np.asarray(values)
-        return torch.as_tensor(values).to(self.device)
-
-    def weights(self) -> dict:
-        """The trained tensors by state-dict name, as views of `flat`."""
-        return unflatten(self.flat, self.layout)
-
-    def unstacked(self, index: int) -> dict[str, torch.Tensor]:
-        """Copy `index`'s state dict, under the names of the MLP it was stacked from."""
-        return {name: torch.as_tensor(value[index]).cpu().clone()
-                for name, value in (self.weights() | self.stats).items()}  # fmt: skip
-
-
 def predict(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
     """P(y = 1) (float32) for each row of `x` (no dropout), by stages/lib/net.py's arithmetic, not a BLAS."""
-    stacked = Stacked([model])
-    return forward(NUMPY, stacked.steps, stacked.weights(), stacked.stats, x[None])[0][0]
+    state = {name: tensor.detach().numpy()[None] for name, tensor in model.state_dict().items()}
+    return forward(NUMPY, recipe(model), state, state, x[None])[0][0]

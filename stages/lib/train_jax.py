@@ -21,10 +21,10 @@ from jax import lax
 from torch import nn
 
 from stages.lib.adam import BiasCorrection, Moments, adam
+from stages.lib.arithmetic import Stacked
 from stages.lib.draws import Draws
 from stages.lib.exact import Ops
 from stages.lib.io import Dataset
-from stages.lib.model import Stacked
 from stages.lib.net import Layout, Recipe, forward, gradient, mean_loss, unflatten
 from stages.lib.progress import Progress
 from stages.params import TrainParams
@@ -125,7 +125,7 @@ def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, t: Tra
     """Train a copy of `model`'s weights with Adam on shuffled mini-batches in the order of `draws`."""
     stacked = Stacked([model])
     stats = {name: jnp.asarray(value) for name, value in stacked.stats.items()}
-    flat = jnp.asarray(stacked.flat)
+    flat = jnp.asarray(stacked.flat_array())
     state = (flat, jnp.zeros_like(flat), jnp.zeros_like(flat))
     data = tuple(jnp.asarray(part)[None] for part in (train.x, train.y.astype(np.float32), val.x,
                                                         val.y.astype(np.float32)))  # fmt: skip
