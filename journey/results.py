@@ -1,12 +1,16 @@
 """Print the named experiments' results as the README's Markdown table, from DVC's finished experiments.
 
 Run `journey experiments` (or `--all`) first: the numbers are those DVC recorded for each experiment
-on this commit (`dvc exp show`), and the README's table is this command's output.
+on this commit (`dvc exp show`), and the README's table is this command's output. Its last two columns
+train each experiment again here, in the exact arithmetic and in PyTorch's own (journey/agreement.py),
+and give how far apart the two runs end.
 """
 
 import argparse
+import sys
 from pathlib import Path
 
+from journey.agreement import Differences, compare
 from journey.dvc import finished_experiments
 from stages.generate import dataset
 from stages.lib.cli import UserError
@@ -18,7 +22,8 @@ METRICS = "eval/metrics.json"  # the evaluate stage's output, as dvc.yaml declar
 # The final loss each of the seed's notebooks reports (../shared/seed/pytorch-learning-journey.md).
 SEED_LOSSES = {"nb1-bce": "0.62", "nb2-mse": "0.17", "nb3-mse-l2": "0.67"}
 HEADER = ("experiment", "net", "params", "loss", "L2", "samples", "seed's loss", "train loss", "val loss",
-          "accuracy", "noise ceiling", "ROC AUC", "F1", "log loss", "Brier")  # fmt: skip
+          "accuracy", "noise ceiling", "ROC AUC", "F1", "log loss", "Brier", "exact vs PyTorch: weights",
+          "exact vs PyTorch: metrics")  # fmt: skip
 VALIDATION_COLUMNS = ("accuracy", "noise_ceiling_accuracy", "roc_auc", "f1", "log_loss", "brier")
 
 
@@ -39,8 +44,9 @@ def net(params: Params, n_features: int) -> str:
     return ", ".join(["→".join(map(str, widths)), *notes])
 
 
-def row(name: str, params: Params, metrics: dict) -> str:
-    """One experiment's row, from its params and its metrics document (eval/metrics.json)."""
+def row(name: str, params: Params, metrics: dict, differences: Differences | None) -> str:
+    """One experiment's row, from its params, its metrics document (eval/metrics.json) and how far its
+    exact run ends from PyTorch's own (none for JAX: its own arithmetic is not built yet)."""
     val = metrics["val"]
     data = dataset(params.data)  # a real dataset's size and width are known only from its rows
     # DVC's experiment records leave out a null metric, such as a real dataset's noise ceiling.
@@ -48,7 +54,17 @@ def row(name: str, params: Params, metrics: dict) -> str:
     cells = [name, net(params, data.x.shape[1]), str(metrics["n_params"]), params.train.loss.upper(),
              f"{params.train.weight_decay:g}", str(len(data.y)), SEED_LOSSES.get(name, ""),
              *("none" if number is None else f"{number:.3f}" for number in numbers)]  # fmt: skip
+    gaps = [differences.weights, differences.metrics] if differences else []
+    cells += [f"{gap:.1e}" for gap in gaps] or ["", ""]
     return "| " + " | ".join(cells) + " |"
+
+
+def differences(params: Params, label: str) -> Differences | None:
+    """How far `params`' exact run ends from PyTorch's own; None for a JAX run."""
+    if params.train.framework == "jax":
+        return None
+    print(f"training {label} in the exact arithmetic and in PyTorch's own", file=sys.stderr, flush=True)
+    return compare(params)
 
 
 def table(rows: list[str]) -> str:
@@ -67,4 +83,7 @@ def command(args: argparse.Namespace) -> None:
         run = "journey experiments " + " ".join(missing)
         raise UserError(f"no finished experiment on this commit for {', '.join(missing)}; run `{run}` first")
     metrics = {name: finished[name]["data"]["metrics"][METRICS]["data"] for name in experiments}
-    print(table([row(name, config, metrics[name]) for name, config in experiments.items()]))
+    total = len(experiments)
+    gaps = {name: differences(config, f"{name} ({index}/{total})")
+            for index, (name, config) in enumerate(experiments.items(), 1)}  # fmt: skip
+    print(table([row(name, config, metrics[name], gaps[name]) for name, config in experiments.items()]))
