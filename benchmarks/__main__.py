@@ -4,7 +4,7 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks import exact, formats, framework, loop, pipeline, progress, scale, study
+from benchmarks import arithmetic, exact, formats, framework, loop, pipeline, progress, scale, study
 from benchmarks.common import head, machine
 
 SECTIONS = {
@@ -16,6 +16,7 @@ SECTIONS = {
     "framework": ("PyTorch and JAX", framework.report),
     "exact": ("Exact arithmetic, before and after", exact.report),
     "progress": ("Progress display, on and off", progress.report),
+    "arithmetic": ("The exact arithmetic as PyTorch pieces, and PyTorch's own", arithmetic.report),
 }
 
 

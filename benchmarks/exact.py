@@ -52,7 +52,9 @@ if side == "before":  # what the old train stage's main() set
     variants = {"torch, model and twin": 2, "torch, one copy": 1}
 else:
     NUMPY, TORCH = (getattr(importlib.import_module(lib + ".exact"), n) for n in ("NUMPY", "TORCH"))
-    Stacked = importlib.import_module(lib + ".model").Stacked
+    # Since benchmark 12's commit the loop takes a model, loss and optimizer (stages.lib.arithmetic.pieces).
+    as_pieces = importlib.util.find_spec("stages.lib.arithmetic") is not None
+    Stacked = None if as_pieces else importlib.import_module(lib + ".model").Stacked
     variants = {"NumPy": NUMPY, "exact.TORCH on CPU tensors": TORCH}
 configs = load_experiments(Path("experiments.yaml"))
 results = {}
@@ -70,13 +72,19 @@ for name, epochs in json.loads(sys.argv[2]).items():
             models = [initial_model(train.x, t["seed"], m["hidden"], m["activation"], m["dropout"],
                                     d["standardize"]) for _ in range(copies)]
             draws = [Draws(t["seed"], m["hidden"], m["dropout"]) for _ in range(copies)]
-            stacked = StackedMLP(models) if side == "before" else Stacked(models, torch.device("cpu"), how)
             start = time.perf_counter()
             if typed:
                 import dataclasses
                 settings = dataclasses.replace(config.train, epochs=n_epochs)
+                if side == "after" and as_pieces:
+                    from stages.lib.arithmetic import pieces
+                    stacked = pieces(models, settings, torch.device("cpu"), how)
+                else:
+                    cpu = torch.device("cpu")
+                    stacked = StackedMLP(models) if side == "before" else Stacked(models, cpu, how)
                 fit(stacked, draws, [train] * copies, [val] * copies, settings)
             else:
+                stacked = StackedMLP(models)
                 fit(stacked, draws, [train] * copies, [val] * copies, epochs=n_epochs, **options)
             return time.perf_counter() - start
         seconds(1)
