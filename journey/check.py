@@ -8,6 +8,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+from journey.agreement import TOLERANCES
 from journey.dvc import Result, child_env, git, named_experiments, repo_root, repro, sh, stage_names
 from journey.locks import (
     Finding,
@@ -21,6 +22,8 @@ from journey.locks import (
 )
 from journey.study import STUDY
 from stages.lib.cli import Interrupted, UserError
+from stages.lib.names import NATIVE
+from stages.params import load_params
 
 REPEAT_FROM = "train"  # the first training stage: repeated with other threads in a new process
 STUDY_TABLE = f"{STUDY}/reports/seeds.csv"  # every seed's numbers, in git
@@ -172,6 +175,22 @@ def run_steps(clone: Clone, tolerance: float | None, experiments: list[str] | No
     return []
 
 
+def native(source: Path) -> bool:
+    """Whether params.yaml trains in PyTorch's own arithmetic (False if it cannot be read)."""
+    try:
+        return load_params(source / "params.yaml").train.arithmetic == NATIVE
+    except UserError:
+        return False
+
+
+def native_hint() -> str:
+    """What a strict check of a lock written in PyTorch's own arithmetic can and cannot promise."""
+    return (f"note: train.arithmetic is native in params.yaml: PyTorch's kernels give the same bytes run "
+            "after run on one machine, and round their own way on others; on a machine other than the "
+            f"one that wrote dvc.lock, run `journey check --tolerance {TOLERANCES['metrics']:g}` "
+            "(docs/reproducibility.md, Native runs)")  # fmt: skip
+
+
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """--tolerance, and options that skip steps while you iterate."""
     parser.add_argument(
@@ -216,6 +235,8 @@ def command(args: argparse.Namespace) -> None:
         ) from None
     if findings:
         report = "\n".join(str(finding) for finding in findings)
+        if args.tolerance is None and native(source):
+            report += "\n" + native_hint()
         raise UserError(f"reproducibility check failed ({len(findings)} finding(s)):\n{report}")
     mode = "strict" if args.tolerance is None else f"tolerance {args.tolerance}"
     print(f"reproducibility check passed ({mode})")
