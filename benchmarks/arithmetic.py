@@ -12,17 +12,29 @@ side in one run:
 - HEAD's two arithmetics on every named PyTorch experiment: the whole run and µs per step, in one
   process, best of 2 interleaved;
 - where native wins: nb3's net made wider (hidden 7 to 512, 1,500 rows, 20 epochs) and nb3 on 10^5 rows
-  (2 epochs), best of 2 interleaved.
+  (2 epochs), best of 2 interleaved;
+- what a step is made of, with timeit (best of 7) on one batch of 32: the arithmetic alone as the loop
+  before called it (net.gradient, then adam), the whole step now (zero_grad, forward, loss, backward,
+  step), the batch loss's value (which the loop before never computed), and PyTorch's machinery alone:
+  two autograd Functions and a torch.optim.Optimizer that compute nothing.
 """
 
 import dataclasses
 import json
 import sys
 import time
+import timeit
 from pathlib import Path
 
+import numpy as np
+import torch
+
 from benchmarks.common import clone_env, fresh_clone, head, measure, table, verdict
+from stages.lib import net
+from stages.lib.adam import BiasCorrection, Moments, adam
+from stages.lib.arithmetic import pieces
 from stages.lib.configs import ALL, load_experiments
+from stages.lib.draws import initial_model
 from stages.lib.names import EXACT, NATIVE
 from stages.params import Params
 from stages.train import train
@@ -134,10 +146,96 @@ def native_beside_exact() -> list[list[str]]:
     return rows
 
 
+class _Model(torch.autograd.Function):
+    """A model's autograd Function that computes nothing: PyTorch's machinery alone."""
+
+    @staticmethod
+    def forward(ctx, weights: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+        ctx.weights = weights
+        return x[..., 0]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return torch.zeros_like(ctx.weights), None
+
+
+class _Loss(torch.autograd.Function):
+    """A loss's autograd Function that computes nothing."""
+
+    @staticmethod
+    def forward(ctx, p: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        ctx.shape = p.shape
+        return p[:, 0]
+
+    @staticmethod
+    def backward(ctx, grad: torch.Tensor):
+        return grad[:, None].expand(ctx.shape), None
+
+
+class _Idle(torch.optim.Optimizer):
+    """A torch.optim.Optimizer whose step does nothing."""
+
+    def __init__(self, params) -> None:
+        super().__init__(params, {})
+
+    def step(self, closure=None) -> None:
+        pass
+
+
+def _micro(function) -> float:
+    return min(timeit.repeat(function, number=1000, repeat=7)) / 1000 * 1e6
+
+
+def _parts(config: Params) -> list[float]:
+    """µs of: the arithmetic as the loop before called it, the whole step now, the batch loss's value,
+    and PyTorch's machinery alone, on one batch of 32 of `config`."""
+    t, train_data = config.train, _data(config)[0]
+    x = torch.from_numpy(train_data.x[None, :32].copy())
+    y = torch.from_numpy(train_data.y[None, :32].astype(np.float32))
+    exact = pieces([initial_model(train_data.x, 0, config.model.hidden)], t, torch.device("cpu"))
+    model, criterion, optimizer = exact.model, exact.criterion, exact.optimizer
+    flat, arrays = model.flat_array(), (x.numpy(), y.numpy())
+    moments, corrections = Moments(flat * 0, flat * 0), BiasCorrection(t.lr)
+
+    def before() -> None:
+        grad = net.gradient(model.ops, model.steps, model.layout, flat, model.stats, *arrays, [], t.loss)
+        adam(model.ops, flat, grad, moments, t.weight_decay, *corrections.next())
+
+    def now() -> None:
+        optimizer.zero_grad()
+        criterion(model(x), y).sum().backward()
+        optimizer.step()
+
+    weights = torch.zeros_like(model.flat, requires_grad=True)
+    idle = _Idle([weights])
+
+    def machinery() -> None:
+        idle.zero_grad()
+        _Loss.apply(_Model.apply(weights, x), y).sum().backward()
+        idle.step()
+
+    def loss_value() -> None:
+        net.mean_loss(model.ops, t.loss, arrays[0][..., 0], arrays[1])
+
+    return [_micro(part) for part in (before, now, loss_value, machinery)]
+
+
+def step_parts() -> list[list[str]]:
+    """Each part of an exact step, for nb1-bce and nb3-mse-l2, with now ÷ before."""
+    configs = load_experiments(Path("experiments.yaml"))
+    rows = []
+    for name in STEP_CONFIGS:
+        parts = _parts(configs[name])
+        rows.append([name, *(f"{part:.0f}" for part in parts), f"{parts[1] / parts[0]:.2f}"])
+    return rows
+
+
 def report(workdir: Path) -> str:
-    """Benchmark 12 as two Markdown tables: before and after, then native beside exact."""
+    """Benchmark 12 as three Markdown tables: before and after, native beside exact, a step's parts."""
     after = head()
     first = table(["measure", f"before (`{BEFORE}`)", f"after (`{after}`)", "after ÷ before", "target", ""],
                   before_and_after(workdir, after))  # fmt: skip
     header = ["run", "exact, s", "native, s", "exact, µs/step", "native, µs/step", "native ÷ exact"]
-    return f"{first}\n\n{table(header, native_beside_exact())}"
+    parts = ["config, batch 32, µs", "arithmetic alone (the loop before)", "whole step now",
+             "of which: the batch loss's value", "of which: PyTorch's machinery", "now ÷ before"]  # fmt: skip
+    return f"{first}\n\n{table(header, native_beside_exact())}\n\n{table(parts, step_parts())}"

@@ -56,7 +56,7 @@ def train_copies(trains: Sequence[Dataset], vals: Sequence[Dataset], seeds: Sequ
         with deterministic(t.arithmetic, device), np.errstate(over="ignore", invalid="ignore"):
             histories = fit(trained, draws, trains, vals, t, progress)
     for index, model in enumerate(models):
-        model.load_state_dict(trained.model.unstacked(index))
+        model.cpu().load_state_dict(trained.model.unstacked(index))  # native trained it on the device
     return models, histories
 
 

@@ -24,10 +24,10 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from stages.lib.adam import ExactAdam
-from stages.lib.exact import NUMPY, TORCH, Ops, f32, tree_sum
+from stages.lib.exact import NUMPY, TORCH, Ops
 from stages.lib.model import DrawnDropout, recipe
 from stages.lib.names import BCE, EXACT, MSE
-from stages.lib.net import LOSSES, Layout, backward, forward, mean_loss, unflatten
+from stages.lib.net import Layout, forward, mean_loss, mean_loss_gradient, unflatten, weight_gradient
 from stages.params import TrainParams
 
 
@@ -76,7 +76,7 @@ class Stacked(nn.Module):
 
 
 class ExactForward(torch.autograd.Function):
-    """net.forward, and for its backward net.backward's per-row gradients summed over the rows as a tree."""
+    """net.forward, and for its backward net.weight_gradient: net.backward's rows summed as a fixed tree."""
 
     @staticmethod
     def forward(ctx, flat: torch.Tensor, x: torch.Tensor, stacked: Stacked, *keeps: torch.Tensor):
@@ -89,11 +89,9 @@ class ExactForward(torch.autograd.Function):
     @staticmethod
     def backward(ctx, grad_p: torch.Tensor):
         stacked = ctx.stacked
-        ops, grad_p = stacked.ops, as_array(stacked.ops, grad_p)
-        per_row = backward(ops, stacked.steps, ctx.weights, ctx.tape, ctx.keeps, grad_p)
-        columns = [per_row[name].reshape(*grad_p.shape, -1) for name, _ in stacked.layout]
-        grad = tree_sum(ops, ops.cat(columns, -1), axis=1)
-        return as_tensor(ops, grad), None, None, *(None for _ in ctx.keeps)
+        grad = weight_gradient(stacked.ops, stacked.steps, stacked.layout, ctx.weights, ctx.tape, ctx.keeps,
+                               as_array(stacked.ops, grad_p))  # fmt: skip
+        return as_tensor(stacked.ops, grad), None, None, *(None for _ in ctx.keeps)
 
 
 class ExactLoss(nn.Module):
@@ -108,7 +106,8 @@ class ExactLoss(nn.Module):
 
 
 class ExactMeanLoss(torch.autograd.Function):
-    """net.mean_loss, and for its backward the loss's derivative divided by the rows (as net.gradient)."""
+    """net.mean_loss, and for its backward net.mean_loss_gradient (times the incoming gradient: 1 for a
+    sum)."""
 
     @staticmethod
     def forward(ctx, p: torch.Tensor, y: torch.Tensor, criterion: ExactLoss):
@@ -118,9 +117,9 @@ class ExactMeanLoss(torch.autograd.Function):
 
     @staticmethod
     def backward(ctx, grad_loss: torch.Tensor):
-        ops, p = ctx.criterion.ops, ctx.p
-        per_row = ops.mul(LOSSES[ctx.criterion.loss][1](ops, p, ctx.y), f32(1 / p.shape[-1]))
-        return as_tensor(ops, ops.mul(per_row, as_array(ops, grad_loss)[:, None])), None, None
+        ops = ctx.criterion.ops
+        grad_p = mean_loss_gradient(ops, ctx.criterion.loss, ctx.p, ctx.y)
+        return as_tensor(ops, ops.mul(grad_p, as_array(ops, grad_loss)[:, None])), None, None
 
 
 class Native(nn.Module):

@@ -146,8 +146,18 @@ def gradient(ops: Ops, steps: Recipe, layout: Layout, flat, stats: dict, x, y, k
     """The gradient of each copy's mean loss on the batch, flat like the weights (copies, n_weights)."""
     weights = unflatten(flat, layout)
     p, tape = forward(ops, steps, weights, stats, x, keeps)
-    per_row = backward(
-        ops, steps, weights, tape, keeps, ops.mul(LOSSES[loss][1](ops, p, y), f32(1 / p.shape[-1]))
-    )
-    columns = [per_row[name].reshape(*p.shape, -1) for name, _ in layout]
+    return weight_gradient(ops, steps, layout, weights, tape, keeps, mean_loss_gradient(ops, loss, p, y))
+
+
+def mean_loss_gradient(ops: Ops, loss: str, p, y):
+    """The gradient of each copy's mean loss in P(y = 1) (copies, rows)."""
+    return ops.mul(LOSSES[loss][1](ops, p, y), f32(1 / p.shape[-1]))
+
+
+def weight_gradient(ops: Ops, steps: Recipe, layout: Layout, weights: dict, tape: list, keeps: Sequence,
+                    grad_p):  # fmt: skip
+    """From the gradient in P(y = 1) (copies, rows), each copy's gradient of the weights summed over its
+    rows as a fixed tree, flat like the weights (copies, n_weights)."""
+    per_row = backward(ops, steps, weights, tape, keeps, grad_p)
+    columns = [per_row[name].reshape(*grad_p.shape, -1) for name, _ in layout]
     return tree_sum(ops, ops.cat(columns, -1), axis=1)
