@@ -2,6 +2,7 @@
 
 import io
 import os
+import select
 
 import pytest
 
@@ -89,6 +90,15 @@ def test_a_live_bar_is_tqdms_on_the_stream(monkeypatch):
     assert "\r" in screen.getvalue() and "train: 100%" in screen.getvalue() and "4/4" in screen.getvalue()
 
 
+def read_all(master: int) -> str:
+    """Everything written to a pty so far: a read of its master may return one write's worth at a time
+    (CI's log showed only the first of the bar's draws)."""
+    chunks = []
+    while select.select([master], [], [], 0.5)[0]:
+        chunks.append(os.read(master, 1 << 16))
+    return b"".join(chunks).decode()
+
+
 def test_a_terminal_without_a_width_still_gets_a_bar(monkeypatch):
     """A pty nobody sized reports 0 columns (`script` behind a pipe, some CI runners), where tqdm's own
     sizing draws nothing at all."""
@@ -99,7 +109,7 @@ def test_a_terminal_without_a_width_still_gets_a_bar(monkeypatch):
         with Progress("experiments", 3, "experiment", stream=screen) as shown:
             shown.advance(3)
         screen.flush()
-        drawn = os.read(master, 1 << 16).decode()
+        drawn = read_all(master)
     os.close(master)
     assert "experiments: 100%" in drawn and "3/3" in drawn
 
