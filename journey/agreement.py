@@ -1,5 +1,6 @@
-"""The exact arithmetic against PyTorch's own: one experiment trained both ways from the same draws
-(initial weights, batch order, dropout masks), then evaluated with the stages' own functions."""
+"""The exact arithmetic against a framework's own (PyTorch's or JAX's), and one framework's own against
+the other's: one experiment trained each way from the same draws (initial weights, batch order, dropout
+masks), then evaluated with the stages' own functions."""
 
 import dataclasses
 from dataclasses import dataclass
@@ -11,7 +12,7 @@ from stages.evaluate import evaluate
 from stages.generate import dataset
 from stages.lib.io import History
 from stages.lib.model import count_params, predict
-from stages.lib.names import EXACT, NATIVE
+from stages.lib.names import EXACT, NATIVE, TORCH
 from stages.params import Params
 from stages.split import split
 
@@ -41,11 +42,14 @@ class Differences:
     same_verdict: bool  # the fit diagnosis's verdict
 
 
-def run(params: Params, arithmetic: str) -> Run:
-    """Train and evaluate `params` in `arithmetic`, as the train and evaluate stages do."""
+def run(params: Params, arithmetic: str, framework: str | None = None) -> Run:
+    """Train and evaluate `params` in `arithmetic` (and `framework`, if given), as the train and evaluate
+    stages do."""
     from stages.train import train  # torch's import is paid by the commands that train
 
-    params = dataclasses.replace(params, train=dataclasses.replace(params.train, arithmetic=arithmetic))
+    framework = framework or params.train.framework
+    params = dataclasses.replace(params, train=dataclasses.replace(params.train, arithmetic=arithmetic,
+                                                                   framework=framework))  # fmt: skip
     train_data, val_data = split(dataset(params.data), params.split.val_fraction, params.split.seed)
     model, history = train(train_data, val_data, params)
     probs = [predict(model, data.x).astype(np.float64) for data in (train_data, val_data)]
@@ -55,8 +59,9 @@ def run(params: Params, arithmetic: str) -> Run:
 
 
 def compare(params: Params) -> Differences:
-    """`params` trained in the exact arithmetic and in PyTorch's own, and how far apart they end."""
-    return differences(run(params, EXACT), run(params, NATIVE))
+    """`params` trained in the exact arithmetic and in its framework's own, and how far apart they end.
+    The exact run trains in torch: JAX's exact run has its bits (tests/test_train_jax.py)."""
+    return differences(run(params, EXACT, TORCH), run(params, NATIVE))
 
 
 def differences(a: Run, b: Run) -> Differences:

@@ -217,7 +217,9 @@ def comparison_table() -> str:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Experiments to run, --all, and the queue options."""
     parser.add_argument("names", nargs="*", help="experiments to run (default: the three notebooks)")
-    parser.add_argument("--all", action="store_true", help="also run next_experiments (nb4 to nb7, nb2-jax)")
+    parser.add_argument(
+        "--all", action="store_true", help="also run next_experiments (nb4 to nb7, nb2-torch, nb2-jax)"
+    )
     parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
     parser.add_argument("--force", action="store_true", help="rerun experiments that are up to date")
     # Workers spend much of their time in DVC and git bookkeeping, so one more than the cores pays:

@@ -18,7 +18,7 @@ import yaml
 
 from stages.lib.cli import UserError, parse_paths, run
 from stages.lib.io import write_atomic
-from stages.lib.names import ACTIVATIONS, ARITHMETICS, LOSSES
+from stages.lib.names import ACTIVATIONS, ARITHMETICS, FRAMEWORKS, LOSSES
 
 
 def rule(
@@ -90,7 +90,7 @@ class TrainParams:
     batch_size: int = rule(1)
     seed: int = rule(0)
     device: str = rule(choices=("cpu", "cuda", "auto"))
-    framework: str = rule(choices=("torch", "jax"))
+    framework: str = rule(choices=FRAMEWORKS)
     arithmetic: str = rule(choices=ARITHMETICS)
 
 

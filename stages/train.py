@@ -13,8 +13,8 @@ from stages.lib.cli import UserError, parse_paths, run
 from stages.lib.draws import Draws, initial_model
 from stages.lib.io import Dataset, History, read_splits, write_history
 from stages.lib.loop import diverged, fit
-from stages.lib.model import save_model
-from stages.lib.names import EXACT
+from stages.lib.model import recipe, save_model
+from stages.lib.names import EXACT, JAX, NATIVE
 from stages.lib.progress import Progress
 from stages.params import Params, TrainParams, load_params
 
@@ -33,50 +33,62 @@ def resolve_device(name: str) -> torch.device:
 
 def train_copies(trains: Sequence[Dataset], vals: Sequence[Dataset], seeds: Sequence[int], params: Params,
                  progress_label: str = "") -> tuple[list[nn.Sequential], list[History]]:  # fmt: skip
-    """One MLP per (train, val, seed), trained side by side; copy k gets the bytes it would get alone.
+    """One MLP per (train, val, seed); copy k gets the bytes it would get alone.
 
     A seed sets the initial weights, the batch orders and the dropout masks (stages/lib/draws.py); the
     model, the training and `data.standardize` come from `params`. The models come back on the CPU, as
     torch modules whatever the framework that trained them. With a `progress_label`, the epochs are
-    shown on stderr (stages/lib/progress.py). In the exact arithmetic, copy k gets the bytes it gets
-    alone; in the native one, only a lone run is PyTorch's plain loop (more copies go through vmap).
+    shown on stderr (stages/lib/progress.py). The exact arithmetic trains the copies side by side, at a
+    lone run's bits; a framework's own rounds a batched product its own way, so there each copy trains
+    alone, one after another, as `dvc exp run` trains it.
     """
     m, t = params.model, params.train
     models = [initial_model(data.x, seed, m.hidden, m.activation, m.dropout, params.data.standardize)
               for data, seed in zip(trains, seeds, strict=True)]  # fmt: skip
     draws = [Draws(seed, m.hidden, m.dropout) for seed in seeds]
-    # JAX trains the copies one after another, so each copy's epochs count.
-    total = t.epochs * (len(models) if t.framework == "jax" else 1)
-    with Progress(progress_label, total, "epoch") as progress:
-        if t.framework == "jax":
+    alone = t.framework == JAX or t.arithmetic == NATIVE
+    with Progress(progress_label, t.epochs * (len(models) if alone else 1), "epoch") as progress:
+        if t.framework == JAX:
             return models, _jax_fit(models, draws, trains, vals, t, progress)
-        device = resolve_device(t.device)
-        trained = pieces(models, t, device)
-        # A diverging run ends with its own error.
-        with deterministic(t.arithmetic, device), np.errstate(over="ignore", invalid="ignore"):
-            histories = fit(trained, draws, trains, vals, t, progress)
+        groups = [[k] for k in range(len(models))] if alone else [list(range(len(models)))]
+        histories = []
+        for group in groups:
+            picked = ([items[k] for k in group] for items in (models, draws, trains, vals))
+            histories += _torch_fit(*picked, t, progress)
+    return models, histories
+
+
+def _torch_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[Dataset],
+               vals: Sequence[Dataset], t: TrainParams, progress: Progress) -> list[History]:  # fmt: skip
+    """Train `models` side by side in place, in the training loop (stages/lib/loop.py), on t.device."""
+    device = resolve_device(t.device)
+    trained = pieces(models, t, device)
+    # A diverging run ends with its own error.
+    with deterministic(t.arithmetic, device), np.errstate(over="ignore", invalid="ignore"):
+        histories = fit(trained, draws, trains, vals, t, progress)
     for index, model in enumerate(models):
         model.cpu().load_state_dict(trained.model.unstacked(index))  # native trained it on the device
-    return models, histories
+    return histories
 
 
 def _jax_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[Dataset],
              vals: Sequence[Dataset], t: TrainParams, progress: Progress) -> list[History]:  # fmt: skip
-    """Train `models` in place with stages/lib/train_jax.py, one after another; jax is an optional install."""
-    if t.arithmetic != EXACT:
-        raise UserError("train.arithmetic native is not built for train.framework jax yet; set "
-                        "train.arithmetic to exact in params.yaml, or train.framework to torch")  # fmt: skip
+    """Train `models` in place, one after another: in the exact arithmetic with stages/lib/train_jax.py, in
+    JAX's own with stages/lib/jax_native.py; jax is an optional install."""
     if t.device == "cuda":
         raise UserError("train.framework jax runs on the CPU here (the jax extra installs CPU wheels); "
                         "set train.device to cpu or auto in params.yaml")  # fmt: skip
     try:
-        from stages.lib import train_jax
+        from stages.lib import jax_native, train_jax
     except ImportError:
-        raise UserError("train.framework is jax but jax is not installed; run "
+        raise UserError("train.framework is jax but jax or optax is not installed; run "
                         "`pip install -e '.[jax]'`, or set train.framework to torch") from None  # fmt: skip
     histories = []
     for model, draw, train_data, val_data in zip(models, draws, trains, vals, strict=True):
-        trained = train_jax.fit(model, draw, train_data, val_data, t, progress)
+        if t.arithmetic == EXACT:
+            trained = train_jax.fit(model, draw, train_data, val_data, t, progress)
+        else:
+            trained = jax_native.fit(model, recipe(model), draw, train_data, val_data, t, progress)
         if not np.isfinite(trained.train_loss).all():
             epoch = int(np.argmin(np.isfinite(trained.train_loss))) + 1
             raise diverged(epoch, f"train loss {trained.train_loss[epoch - 1]}", t.lr)

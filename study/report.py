@@ -12,11 +12,13 @@ from stages.lib.cli import UserError, run
 from stages.lib.configs import EQUIVALENCE, Lesson, load_lessons
 from stages.lib.io import write_atomic, write_json
 from stages.lib.metrics import VALIDATION
-from stages.params import read_params_file, rule, section_of
+from stages.lib.names import NATIVE
+from stages.params import Params, read_params_file, rule, section_of
+from study.lib.closeness import closeness
 from study.lib.decide import UNDECIDED, Decision, decide_sequence
 from study.lib.shards import STUDY_SECTIONS, SeedsParams, runs_per_config
 from study.lib.stats import bootstrap_interval, paired, summarize, superiority
-from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, by_index
+from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, by_index, load_config
 
 METRICS = [metric.name for metric in VALIDATION]  # the configs table's columns
 JUDGED_BY = "accuracy"  # the lessons' verdicts; log loss is shown beside it
@@ -155,6 +157,22 @@ def _row(claim: str, c: Comparison, seeds: int, margin: str, p: ReportParams, ou
             f"| {outcome} |")  # fmt: skip
 
 
+def closeness_table(lessons: list[Lesson], decisions: list[Decision], tables: dict[str, Rows], runs: Path,
+                    configs: dict[str, Params], batches: list[int]) -> str:  # fmt: skip
+    """Per lesson, how close its two configs end seed by seed, over the seeds its verdict rests on."""
+    header = ("| lesson | first - second | seeds | largest accuracy difference | identical validation "
+              "predictions | largest weight difference |\n" + "|---" * 6 + "|")  # fmt: skip
+    rows = [header]
+    for lesson, decision in zip(lessons, decisions, strict=True):
+        first, second = ((name, configs[name]) for name in (lesson.first, lesson.second))
+        near = closeness(first, second, tables, runs, batches, decision.seeds, lesson.kind == EQUIVALENCE)
+        identical = "other rows" if near.identical is None else f"{near.identical:.0%}"
+        weights = "" if near.weights is None else f"{near.weights:.1e}"
+        rows.append(f"| {lesson.claim} | {lesson.first} - {lesson.second} | {decision.seeds} "
+                    f"| {near.accuracy:.4f} | {identical} | {weights} |")  # fmt: skip
+    return "\n".join(rows)
+
+
 def decisions_document(lessons: list[Lesson], decisions: list[Decision], seeds: SeedsParams) -> dict:
     """What `journey study --until-decided` reads: the looks so far, and each lesson's decision."""
     return {
@@ -177,21 +195,26 @@ def all_rows_csv(tables: dict[str, Rows]) -> str:
 
 
 def markdown(tables: dict[str, Rows], lessons: list[Lesson], judged: list[Comparison],
-             decisions: list[Decision], seeds: SeedsParams, p: ReportParams,
-             figures: list[str]) -> str:  # fmt: skip
+             decisions: list[Decision], seeds: SeedsParams, p: ReportParams, figures: list[str],
+             close: str, configs: dict[str, Params]) -> str:  # fmt: skip
     """The report: how it was made, the configs, the sources of variance, the lessons, the figures."""
     images = "\n\n".join(f"![{name}]({name})" for name in figures)
+    native = [name for name, config in configs.items() if config.train.arithmetic == NATIVE]
+    alone = (f" ({', '.join(native)}, in a framework's own arithmetic, one run after another: a batched "
+             "product need not round as a lone one does)") if native else ""  # fmt: skip
     level, alpha, looks = f"{p.confidence:.0%}", f"{1 - p.confidence:.2g}", seeds.looks()
     return f"""# The seed's lessons, over seeds
 
 Written by the `report` stage of the seeds study (`journey study`, or `dvc repro` in `study/`),
 from the `seeds` stage's runs; nothing here is typed by hand. Every config was trained
-{looks[-1]} times, all seeds side by side in one process (`study/seeds.py`). Seed i derives from the
-master seed {seeds.master}: NumPy's `SeedSequence({seeds.master}, spawn_key=(i,))` gives the data,
-split and train seeds of run i, so each run draws its own dataset, split, initial weights and
-batch order, and configs compared in a lesson share every seed. Every run's numbers are in
-[`seeds.csv`](seeds.csv), with its three seeds: `dvc exp run -S data.seed=… -S split.seed=… -S
-train.seed=…` with the config's params repeats it alone, to the byte.
+{looks[-1]} times (`study/seeds.py`): in the exact arithmetic all seeds side by side, each at a lone
+run's bits{alone}. Seed i derives from the master seed {seeds.master}: NumPy's
+`SeedSequence({seeds.master}, spawn_key=(i,))` gives the data, split and train seeds of run i, so each
+run draws its own dataset, split, initial weights and batch order, and configs compared in a lesson
+share every seed. Every run's numbers are in [`seeds.csv`](seeds.csv), with its three seeds: `dvc exp
+run -S data.seed=… -S split.seed=… -S train.seed=…` with the config's params repeats it alone, to the
+byte (in a framework's own arithmetic, on a CPU like this one's: another CPU's kernels round their own
+way, within what `docs/reproducibility.md` measures).
 
 ## Configurations
 
@@ -253,6 +276,16 @@ beside.
 
 {lessons_table(lessons, judged, decisions, tables, p)}
 
+### How close the runs are
+
+A verdict reads the mean difference; this table reads the runs one by one, over the same seeds: the
+largest difference in validation accuracy on any seed, the share of seeds on which both configs
+predict the same class for every validation row (where both validate on the same rows), and, for a
+claim that two configs give the same results, the largest difference in any weight between the two
+runs of one seed.
+
+{close}
+
 ## Figures
 
 {images}
@@ -280,9 +313,11 @@ def main() -> None:
     from study.lib import figures  # matplotlib and torch: imported once there is something to draw
 
     names = figures.draw_all(args.out, args.runs, tables, lessons, args.experiments)
+    params = {name: load_config(args.experiments, name) for name in configs}
+    close = closeness_table(lessons, decisions, tables, args.runs, params, seeds.batches)
     write_atomic(args.out / "seeds.csv", all_rows_csv(tables).encode())
     write_json(args.out / "decisions.json", decisions_document(lessons, decisions, seeds))
-    report = markdown(tables, lessons, judged, decisions, seeds, p, names)
+    report = markdown(tables, lessons, judged, decisions, seeds, p, names, close, params)
     write_atomic(args.out / "README.md", report.encode())
 
 

@@ -12,7 +12,6 @@ from torch import nn
 from stages.lib import net
 from stages.lib.adam import BiasCorrection, ExactAdam, Moments, adam
 from stages.lib.arithmetic import Ensemble, ExactLoss, Native, Stacked, deterministic, pieces
-from stages.lib.cli import UserError
 from stages.lib.draws import Draws, Epoch, initial_model
 from stages.lib.exact import NUMPY
 from stages.lib.loop import fit
@@ -152,9 +151,3 @@ def test_deterministic_restores_torchs_settings():
     with deterministic("native", torch.device("cpu")):
         assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
     assert torch.get_num_threads() == threads and not torch.are_deterministic_algorithms_enabled()
-
-
-def test_native_jax_is_one_clear_error(small_split):
-    pytest.importorskip("jax")
-    with pytest.raises(UserError, match=r"train\.arithmetic native is not built for train\.framework jax"):
-        train(*small_split, make_params(epochs=1, framework="jax", arithmetic="native"))

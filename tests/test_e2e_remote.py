@@ -73,8 +73,8 @@ def test_shards_train_the_study_and_the_aggregator_reports_it_byte_for_byte_with
     first, second = clone(bare, tmp_path, "shard1"), clone(bare, tmp_path, "shard2")
     pushed = "".join(sh(repo, "journey", "study", "--shard", shard).stdout
                      for repo, shard in ((first, "1/2"), (second, "2/2")))  # fmt: skip
-    assert "shard 1/2 pushed: nb1-bce, nb2-mse, nb2-bigger-model, nb3-mse-l2" in pushed
-    assert "shard 2/2 pushed: nb1-mse, nb2-more-data, nb3-mse, nb2-jax" in pushed
+    assert "shard 1/2 pushed: nb1-bce, nb2-mse, nb2-bigger-model, nb3-mse-l2, nb2-jax" in pushed
+    assert "shard 2/2 pushed: nb1-mse, nb2-more-data, nb3-mse, nb2-torch" in pushed
 
     gather = clone(bare, tmp_path, "aggregate")
     for name in ("README.md", "seeds.csv", "loss_curves.png"):
@@ -91,5 +91,5 @@ def test_a_shard_that_never_pushed_is_named_and_nothing_is_reported(origin, tmp_
     (gather / "study/reports/README.md").unlink()
     result = sh(gather, "journey", "study", "--aggregate", check=False)
     assert result.returncode == 2
-    assert "error: no shard pushed the runs of nb1-mse, nb2-jax, nb2-more-data, nb3-mse;" in result.stderr
+    assert "error: no shard pushed the runs of nb1-mse, nb2-more-data, nb2-torch, nb3-mse;" in result.stderr
     assert not (gather / "study/reports/README.md").exists()  # no report from fewer configs

@@ -109,16 +109,20 @@ def test_a_run_that_died_is_reported_in_one_line_with_the_command_that_retries_i
         raise_if_failed({"nb1-bce": DIED})
 
 
-def test_nb2_jax_is_nb2_mse_in_jax():
+def test_nb2_torch_and_nb2_jax_are_nb2_mse_in_each_frameworks_own_arithmetic():
     every = load_experiments(Path("experiments.yaml"), ALL)
     nb2 = every["nb2-mse"]
-    assert every["nb2-jax"] == dataclasses.replace(nb2, train=dataclasses.replace(nb2.train, framework="jax"))
+    for name, framework in (("nb2-torch", "torch"), ("nb2-jax", "jax")):
+        own = dataclasses.replace(nb2.train, framework=framework, arithmetic="native")
+        assert every[name] == dataclasses.replace(nb2, train=own), name
 
 
 def test_lessons_claim_a_win_or_an_equivalence(tmp_path):
     lessons = {lesson.claim: lesson for lesson in load_lessons(Path("experiments.yaml"))}
     same = lessons["PyTorch and JAX give the same results"]
-    assert (same.first, same.second, same.margin, same.kind) == ("nb2-jax", "nb2-mse", 0.01, "equivalence")
+    assert (same.first, same.second, same.margin, same.kind) == ("nb2-jax", "nb2-torch", 0.01, "equivalence")
+    exact = lessons["The exact arithmetic gives PyTorch's results"]
+    assert (exact.first, exact.second, exact.kind) == ("nb2-mse", "nb2-torch", "equivalence")
     win = lessons["MSE outperformed BCE"]
     assert (win.margin, win.kind) == (0.01, "directional")  # experiments.yaml's lesson_margin
     broken = yaml.safe_load(Path("experiments.yaml").read_text())

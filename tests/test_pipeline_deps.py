@@ -77,4 +77,5 @@ def test_a_stage_depends_on_exactly_the_code_it_runs(dvc_yaml, name, stage):
 
 def test_the_import_graph_follows_imports_inside_functions():
     assert ROOT / "stages/lib/train_jax.py" in code_files("stages.train")  # imported where JAX is chosen
+    assert ROOT / "stages/lib/jax_native.py" in code_files("stages.train")
     assert ROOT / "stages/__init__.py" in code_files("stages.params")

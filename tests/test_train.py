@@ -50,10 +50,11 @@ def test_weight_decay_shrinks_the_weights(small_split):
     assert squared_norm(decayed) < squared_norm(plain)
 
 
+@pytest.mark.parametrize("arithmetic", ["exact", "native"])
 @pytest.mark.parametrize("loss", ["mse", "bce"])
-def test_divergence_stops_with_a_clear_error(small_split, loss):
+def test_divergence_stops_with_a_clear_error(small_split, loss, arithmetic):
     with pytest.raises(UserError, match=r"training diverged at epoch .* lower train\.lr"):
-        train(*small_split, make_params(loss=loss, **{**FAST, "lr": 1e30}))
+        train(*small_split, make_params(loss=loss, arithmetic=arithmetic, **{**FAST, "lr": 1e30}))
 
 
 def test_standardisation_uses_the_training_split_alone(small_split):

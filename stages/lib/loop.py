@@ -48,7 +48,8 @@ def fit(
             masks = zip(*(e.keeps[index] for e in drawn), strict=True)  # per layer, one per copy
             keeps = [torch.stack(layer).float().to(device) for layer in masks]
             optimizer.zero_grad()
-            losses = criterion(model(x_epoch[:, batch], keeps), y_epoch[:, batch])  # each copy's mean
+            p = model(x_epoch[:, batch], keeps)
+            losses = _losses(criterion, p, y_epoch[:, batch], epoch, t.lr)  # each copy's mean
             losses.sum().backward()  # the copies share no weight: each gets its own gradient
             optimizer.step()
         model.eval()
@@ -64,6 +65,18 @@ def fit(
         if progress:
             progress.advance()
     return histories
+
+
+def _losses(
+    criterion: torch.nn.Module, p: torch.Tensor, y: torch.Tensor, epoch: int, lr: float
+) -> torch.Tensor:
+    """criterion(p, y); nn.BCELoss refuses a probability that is not one, so NaN weights end there too."""
+    try:
+        return criterion(p, y)
+    except RuntimeError:
+        if not torch.isfinite(p).all():
+            raise diverged(epoch, "a probability of NaN", lr) from None
+        raise
 
 
 def diverged(epoch: int, symptom: str, lr: float) -> UserError:

@@ -6,5 +6,8 @@ LOSSES = (BCE, MSE)
 RELU, TANH, LEAKY_RELU = "relu", "tanh", "leaky_relu"
 ACTIVATIONS = (RELU, TANH, LEAKY_RELU)
 
-EXACT, NATIVE = "exact", "native"  # stages/lib/arithmetic.py: the same bits everywhere, or PyTorch's kernels
+TORCH, JAX = "torch", "jax"
+FRAMEWORKS = (TORCH, JAX)
+
+EXACT, NATIVE = "exact", "native"  # the same bits everywhere, or the framework's own kernels
 ARITHMETICS = (EXACT, NATIVE)

@@ -1,0 +1,78 @@
+"""How close a lesson's two configs end, seed by seed: accuracy, validation predictions, weights.
+
+A lesson's verdict reads the mean of its paired accuracy differences; these say how close its runs are
+one by one. Predictions compare only where both configs validate on the same rows (the same data and
+split params), weights only where the two nets have the same weights (an equivalence of arithmetics).
+"""
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from safetensors.numpy import load as load_arrays
+
+from stages.evaluate import THRESHOLD
+from stages.lib.exact import NUMPY
+from stages.lib.model import build_mlp, recipe
+from stages.lib.net import forward
+from stages.params import Params
+from study.seeds import Seeds, parts
+
+Rows = list[dict]
+
+
+@dataclass(frozen=True)
+class Closeness:
+    """Over a lesson's seeds: the largest |accuracy difference|, the share of seeds whose validation
+    predictions are identical (None: other rows), the largest weight difference (None: not compared)."""
+
+    accuracy: float
+    identical: float | None
+    weights: float | None
+
+
+def stacked_models(runs: Path, config: str, batches: list[int]) -> dict[str, np.ndarray]:
+    """Every run's weights of `config`, in its table's order: the first look's, then each batch's."""
+    paths = [runs / config, *(runs / f"batch-{batch}" / config for batch in batches)]
+    looks = [load_arrays((path / "models.safetensors").read_bytes()) for path in paths]
+    return {name: np.concatenate([look[name] for look in looks]) for name in looks[0]}
+
+
+def positions(table: Rows, seeds: int) -> dict[int, int]:
+    """Seed index → its row in the table, for the first `seeds` runs that vary every source."""
+    return {int(row["index"]): at for at, row in enumerate(table) if row["source"] == "all"
+            and int(row["index"]) < seeds}  # fmt: skip
+
+
+def predictions(config: Params, row: dict, state: dict[str, np.ndarray]) -> np.ndarray:
+    """A run's predicted classes on its validation split, by the evaluate stage's threshold."""
+    val = parts(config, Seeds.from_row(row))[1]
+    m = config.model
+    steps = recipe(build_mlp(val.x.shape[1], m.hidden, m.activation, m.dropout, config.data.standardize))
+    weights = {name: value[None] for name, value in state.items()}
+    return forward(NUMPY, steps, weights, weights, val.x[None])[0][0] >= THRESHOLD
+
+
+def closeness(first: tuple[str, Params], second: tuple[str, Params], tables: dict[str, Rows], runs: Path,
+              batches: list[int], seeds: int, weights: bool) -> Closeness:  # fmt: skip
+    """How close configs `first` and `second` (name, params) end over their first `seeds` seeds; with
+    `weights`, their weights are compared too."""
+    (a, config_a), (b, config_b) = first, second
+    at_a, at_b = positions(tables[a], seeds), positions(tables[b], seeds)
+    gaps = [abs(float(tables[a][at_a[i]]["accuracy"]) - float(tables[b][at_b[i]]["accuracy"])) for i in at_a]
+    models = {name: stacked_models(runs, name, batches) for name in (a, b)}
+    identical = None
+    if (config_a.data, config_a.split) == (config_b.data, config_b.split):
+        same = [np.array_equal(*(predictions(config, tables[name][at[i]], _run(models[name], at[i]))
+                                 for name, config, at in ((a, config_a, at_a), (b, config_b, at_b))))
+                for i in at_a]  # fmt: skip
+        identical = float(np.mean(same))
+    largest = None
+    if weights:
+        largest = max(float(np.abs(models[a][name][at_a[i]] - models[b][name][at_b[i]]).max())
+                      for i in at_a for name in models[a])  # fmt: skip
+    return Closeness(max(gaps), identical, largest)
+
+
+def _run(stacked: dict[str, np.ndarray], at: int) -> dict[str, np.ndarray]:
+    return {name: value[at] for name, value in stacked.items()}
