@@ -1,14 +1,16 @@
-"""Benchmark 9: the train stage in JAX (jit-compiled epochs of Adam steps) against its default path.
+"""Benchmark 9: the train stage in PyTorch and in JAX, each in the exact arithmetic and in its own.
 
-`train.framework: torch` runs stages/lib/net.py's exact arithmetic on NumPy arrays on the CPU (torch
-tensors only on CUDA); `jax` runs the same definition compiled by XLA, and gives the same bits. Side by
-side in one run, on the same data, initial weights and batch order:
-- `stages.train.train` in one process for each framework, on four named experiments: best of 3,
+`train.framework: torch` with `arithmetic: exact` (the default) runs stages/lib/net.py's exact arithmetic
+on NumPy arrays on the CPU; `native` is PyTorch's own kernels, autograd and torch.optim.Adam. `jax` with
+`exact` runs the same definition as NumPy compiled by XLA (the same bits); `native` is JAX's own: a jnp
+forward, jax.value_and_grad and optax's Adam (stages/lib/jax_native.py). Side by side in one run, on the
+same data, initial weights and batch order:
+- `stages.train.train` in one process for each of the four paths, on four named experiments: best of 3,
   interleaved. JAX compiles its epoch function on the first call for a net; that call is timed apart.
-- nb2 with the design not taken: JAX's jit-compiled step (`stages.lib.train_jax.step`) called batch by
-  batch from a Python loop, instead of one jit-compiled epoch (`lax.scan` over the batches).
-- the train stage as `dvc repro` runs it (dvc.yaml's command), in a new process, for nb2-mse and
-  nb2-jax: imports and compilation included. Best of 3, interleaved.
+- nb2 with the design not taken: JAX's jit-compiled exact step (`stages.lib.train_jax.step`) called
+  batch by batch from a Python loop, instead of one jit-compiled epoch (`lax.scan` over the batches).
+- the train stage as `dvc repro` runs it (dvc.yaml's command), in a new process, for nb2-mse in the
+  four paths: imports and compilation included. Best of 3, interleaved.
 """
 
 import dataclasses
@@ -40,29 +42,35 @@ def data_of(config: Params) -> tuple[Dataset, Dataset]:
     return parts(config, Seeds("all", 0, config.data.seed or 0, config.split.seed, config.train.seed))
 
 
-def seconds(config: Params, data: tuple[Dataset, Dataset], framework: str) -> float:
-    """Wall time of one `train` call with the config's params."""
+PATHS = {"PyTorch, exact": ("torch", "exact"), "PyTorch's own": ("torch", "native"),
+         "JAX, exact": ("jax", "exact"), "JAX's own": ("jax", "native")}  # fmt: skip
+OWN = ("PyTorch's own", "JAX's own")  # the seed's comparison: each framework as its users train
+
+
+def seconds(config: Params, data: tuple[Dataset, Dataset], path: tuple[str, str]) -> float:
+    """Wall time of one `train` call with the config's params, in `path` (framework, arithmetic)."""
+    framework, arithmetic = path
     start = time.perf_counter()
-    train(*data, dataclasses.replace(config, train=dataclasses.replace(config.train, framework=framework)))
+    train(*data, dataclasses.replace(config, train=dataclasses.replace(config.train, framework=framework,
+                                                                       arithmetic=arithmetic)))  # fmt: skip
     return time.perf_counter() - start
 
 
 def in_process() -> list[list[str]]:
-    """Per config: torch, JAX warm, JAX's first call, and torch ÷ JAX warm."""
+    """Per config: each path's best time (JAX's first call beside it), and PyTorch's own ÷ JAX's own."""
     configs = load_experiments(Path("experiments.yaml"), ALL)
     rows = []
     for name in NAMES:
         data = data_of(configs[name])
-        first = seconds(configs[name], data, "jax")
-        best = {"torch": float("inf"), "jax": float("inf")}
+        first = {label: seconds(configs[name], data, path) for label, path in PATHS.items() if "JAX" in label}
+        best = dict.fromkeys(PATHS, float("inf"))
         for _ in range(REPEATS):
-            for framework in best:
-                best[framework] = min(best[framework], seconds(configs[name], data, framework))
-        epochs = configs[name].train.epochs
-        jax = f"{best['jax']:.2f} s (first call {first:.2f} s)"
-        ratio = f"{best['torch'] / best['jax']:.1f}"
-        label = f"`train` in one process, {name} ({epochs} epochs)"
-        rows.append([label, f"{best['torch']:.2f} s", jax, ratio])
+            for label, path in PATHS.items():
+                best[label] = min(best[label], seconds(configs[name], data, path))
+        cells = [f"{best[label]:.2f} s" + (f" (first {first[label]:.2f} s)" if label in first else "")
+                 for label in PATHS]  # fmt: skip
+        label = f"`train` in one process, {name} ({configs[name].train.epochs} epochs)"
+        rows.append([label, *cells, f"{best[OWN[0]] / best[OWN[1]]:.1f}"])
     return rows
 
 
@@ -98,38 +106,42 @@ def step_row() -> list[str]:
     config = load_experiments(Path("experiments.yaml"), ALL)["nb2-mse"]
     data = data_of(config)
     step_by_step(config, data)  # compiles the step
-    epoch = min(seconds(config, data, "jax") for _ in range(REPEATS))
+    epoch = min(seconds(config, data, PATHS["JAX, exact"]) for _ in range(REPEATS))
     stepped = min(step_by_step(config, data) for _ in range(REPEATS))
     return ["nb2-mse in JAX (500 epochs)", f"{stepped:.2f} s", f"{epoch:.2f} s", f"{stepped / epoch:.1f}"]
 
 
 def stage_process(workdir: Path) -> list[str]:
-    """The train stage's command (dvc.yaml's) for nb2-mse, then again in JAX, in a new process each:
-    best of REPEATS."""
+    """The train stage's command (dvc.yaml's) for nb2-mse in each path, in a new process each: best of
+    REPEATS, interleaved."""
     clone = fresh_clone(workdir, "framework")
     config = load_experiments(clone / "experiments.yaml", ALL)["nb2-mse"].plain()
     (clone / "params.yaml").write_text(yaml.safe_dump(config))
     commands, env = stage_commands(clone), clone_env(clone)
     measure(commands["generate"], clone, env)
     measure(commands["split"], clone, env)
-    best = {"torch": float("inf"), "jax": float("inf")}
+    best = dict.fromkeys(PATHS, float("inf"))
     for _ in range(REPEATS):
-        for framework in best:
-            config["train"]["framework"] = framework
+        for label, (framework, arithmetic) in PATHS.items():
+            config["train"] |= {"framework": framework, "arithmetic": arithmetic}
             (clone / "params.yaml").write_text(yaml.safe_dump(config))
-            best[framework] = min(best[framework], measure(commands["train"], clone, env).seconds)
-    return ["`python -m stages.train`, nb2-mse vs nb2-jax (a new process each)", f"{best['torch']:.2f} s",
-            f"{best['jax']:.2f} s", f"{best['torch'] / best['jax']:.1f}"]  # fmt: skip
+            best[label] = min(best[label], measure(commands["train"], clone, env).seconds)
+    cells = [f"{best[label]:.2f} s" for label in PATHS]
+    return [
+        "`python -m stages.train`, nb2-mse (a new process each)",
+        *cells,
+        f"{best[OWN[0]] / best[OWN[1]]:.1f}",
+    ]
 
 
 def report(workdir: Path) -> str:
-    """Benchmark 9 as a Markdown table."""
-    header = ["measure", "torch (NumPy on the CPU)", "JAX", "torch ÷ JAX"]
-    frameworks = table(header, [*in_process(), stage_process(workdir)])
+    """Benchmark 9 as Markdown tables."""
+    header = ["measure", *PATHS, f"{OWN[0]} ÷ {OWN[1]}"]
+    paths = table(header, [*in_process(), stage_process(workdir)])
     header = [
         "measure",
         "a jit-compiled step per batch",
         "one jit-compiled epoch (the JAX path)",
         "step ÷ epoch",
     ]
-    return f"{frameworks}\n\n{table(header, [step_row()])}"
+    return f"{paths}\n\n{table(header, [step_row()])}"
