@@ -14,7 +14,7 @@ from stages.lib.draws import Draws, initial_model
 from stages.lib.io import Dataset, History, read_splits, write_history
 from stages.lib.loop import diverged, fit
 from stages.lib.model import recipe, save_model
-from stages.lib.names import EXACT, JAX, NATIVE
+from stages.lib.names import EXACT, JAX
 from stages.lib.progress import Progress
 from stages.params import Params, TrainParams, load_params
 
@@ -33,29 +33,25 @@ def resolve_device(name: str) -> torch.device:
 
 def train_copies(trains: Sequence[Dataset], vals: Sequence[Dataset], seeds: Sequence[int], params: Params,
                  progress_label: str = "") -> tuple[list[nn.Sequential], list[History]]:  # fmt: skip
-    """One MLP per (train, val, seed); copy k gets the bytes it would get alone.
+    """One MLP per (train, val, seed), trained side by side (JAX: one after another).
 
     A seed sets the initial weights, the batch orders and the dropout masks (stages/lib/draws.py); the
     model, the training and `data.standardize` come from `params`. The models come back on the CPU, as
     torch modules whatever the framework that trained them. With a `progress_label`, the epochs are
-    shown on stderr (stages/lib/progress.py). The exact arithmetic trains the copies side by side, at a
-    lone run's bits; a framework's own rounds a batched product its own way, so there each copy trains
-    alone, one after another, as `dvc exp run` trains it.
+    shown on stderr (stages/lib/progress.py). In the exact arithmetic copy k gets the bytes it gets
+    alone, and so it does in JAX's own (trained alone); in PyTorch's own, copies go through vmap,
+    whose batched products need not round as a lone one does: a lone run is PyTorch's plain loop.
     """
     m, t = params.model, params.train
     models = [initial_model(data.x, seed, m.hidden, m.activation, m.dropout, params.data.standardize)
               for data, seed in zip(trains, seeds, strict=True)]  # fmt: skip
     draws = [Draws(seed, m.hidden, m.dropout) for seed in seeds]
-    alone = t.framework == JAX or t.arithmetic == NATIVE
-    with Progress(progress_label, t.epochs * (len(models) if alone else 1), "epoch") as progress:
+    # JAX trains the copies one after another, so each copy's epochs count.
+    total = t.epochs * (len(models) if t.framework == JAX else 1)
+    with Progress(progress_label, total, "epoch") as progress:
         if t.framework == JAX:
             return models, _jax_fit(models, draws, trains, vals, t, progress)
-        groups = [[k] for k in range(len(models))] if alone else [list(range(len(models)))]
-        histories = []
-        for group in groups:
-            picked = ([items[k] for k in group] for items in (models, draws, trains, vals))
-            histories += _torch_fit(*picked, t, progress)
-    return models, histories
+        return models, _torch_fit(models, draws, trains, vals, t, progress)
 
 
 def _torch_fit(models: list[nn.Sequential], draws: list[Draws], trains: Sequence[Dataset],

@@ -12,13 +12,12 @@ from stages.lib.cli import UserError, run
 from stages.lib.configs import EQUIVALENCE, Lesson, load_lessons
 from stages.lib.io import write_atomic, write_json
 from stages.lib.metrics import VALIDATION
-from stages.lib.names import NATIVE
 from stages.params import Params, read_params_file, rule, section_of
 from study.lib.closeness import closeness
 from study.lib.decide import UNDECIDED, Decision, decide_sequence
 from study.lib.shards import STUDY_SECTIONS, SeedsParams, runs_per_config
 from study.lib.stats import bootstrap_interval, paired, summarize, superiority
-from study.seeds import METRIC_COLUMNS, SEED_COLUMNS, SOURCES, by_index, load_config
+from study.seeds import BATCHED, LONE_BYTES, METRIC_COLUMNS, SEED_COLUMNS, SOURCES, by_index, load_config
 
 METRICS = [metric.name for metric in VALIDATION]  # the configs table's columns
 JUDGED_BY = "accuracy"  # the lessons' verdicts; log loss is shown beside it
@@ -196,25 +195,28 @@ def all_rows_csv(tables: dict[str, Rows]) -> str:
 
 def markdown(tables: dict[str, Rows], lessons: list[Lesson], judged: list[Comparison],
              decisions: list[Decision], seeds: SeedsParams, p: ReportParams, figures: list[str],
-             close: str, configs: dict[str, Params]) -> str:  # fmt: skip
+             close: str) -> str:  # fmt: skip
     """The report: how it was made, the configs, the sources of variance, the lessons, the figures."""
     images = "\n\n".join(f"![{name}]({name})" for name in figures)
-    native = [name for name, config in configs.items() if config.train.arithmetic == NATIVE]
-    alone = (f" ({', '.join(native)}, in a framework's own arithmetic, one run after another: a batched "
-             "product need not round as a lone one does)") if native else ""  # fmt: skip
+    batched = [name for name, table in tables.items() if table[0]["lone_rerun"] != LONE_BYTES]
+    rerun = ""
+    if batched:
+        rerun = (f" Not so for {', '.join(batched)}, in PyTorch's own arithmetic: its seeds train side by "
+                 "side through vmap, whose batched products round otherwise than a lone run's, and a lone "
+                 f"rerun reproduces such a run with its {BATCHED} (column `lone_rerun`).")  # fmt: skip
     level, alpha, looks = f"{p.confidence:.0%}", f"{1 - p.confidence:.2g}", seeds.looks()
     return f"""# The seed's lessons, over seeds
 
 Written by the `report` stage of the seeds study (`journey study`, or `dvc repro` in `study/`),
 from the `seeds` stage's runs; nothing here is typed by hand. Every config was trained
-{looks[-1]} times (`study/seeds.py`): in the exact arithmetic all seeds side by side, each at a lone
-run's bits{alone}. Seed i derives from the master seed {seeds.master}: NumPy's
+{looks[-1]} times (`study/seeds.py`), a config's seeds side by side in one process per core (in JAX, one
+after another). Seed i derives from the master seed {seeds.master}: NumPy's
 `SeedSequence({seeds.master}, spawn_key=(i,))` gives the data, split and train seeds of run i, so each
 run draws its own dataset, split, initial weights and batch order, and configs compared in a lesson
 share every seed. Every run's numbers are in [`seeds.csv`](seeds.csv), with its three seeds: `dvc exp
 run -S data.seed=… -S split.seed=… -S train.seed=…` with the config's params repeats it alone, to the
 byte (in a framework's own arithmetic, on a CPU like this one's: another CPU's kernels round their own
-way, within what `docs/reproducibility.md` measures).
+way, within what `docs/reproducibility.md` measures).{rerun}
 
 ## Configurations
 
@@ -317,7 +319,7 @@ def main() -> None:
     close = closeness_table(lessons, decisions, tables, args.runs, params, seeds.batches)
     write_atomic(args.out / "seeds.csv", all_rows_csv(tables).encode())
     write_json(args.out / "decisions.json", decisions_document(lessons, decisions, seeds))
-    report = markdown(tables, lessons, judged, decisions, seeds, p, names, close, params)
+    report = markdown(tables, lessons, judged, decisions, seeds, p, names, close)
     write_atomic(args.out / "README.md", report.encode())
 
 

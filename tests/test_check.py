@@ -7,9 +7,10 @@ from types import SimpleNamespace
 
 import pytest
 import yaml
-from conftest import commit_all, copy_repo, sh
+from conftest import ROOT, commit_all, copy_repo, sh
 
-from journey.check import check_experiments
+from journey.agreement import tolerances
+from journey.check import check_experiments, config_of, native, native_configs, native_hint
 from journey.locks import (
     Finding,
     compare_locks,
@@ -40,6 +41,30 @@ def changed(*changes: tuple[str, str, str, str]) -> dict:
     for stage, part, key, value in changes:
         lock[stage][part][key] = value
     return lock
+
+
+NATIVE_CASES = [("torch", "exact", None), ("torch", "native", "torch"), ("jax", "native", "jax")]
+
+
+@pytest.mark.parametrize(("framework", "arithmetic", "expected"), NATIVE_CASES)
+def test_a_native_params_file_gets_its_frameworks_tolerance_in_the_hint(tmp_path, framework, arithmetic,
+                                                                       expected):  # fmt: skip
+    params = yaml.safe_load((ROOT / "params.yaml").read_text())
+    params["train"] |= {"framework": framework, "arithmetic": arithmetic}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    assert native(tmp_path) == expected
+    if expected:
+        assert f"--tolerance {tolerances(expected)['metrics']:g}`" in native_hint(expected)
+    assert native(tmp_path / "missing") is None
+
+
+def test_the_study_stages_of_a_frameworks_own_arithmetic_are_known_with_their_tolerance():
+    assert native_configs(ROOT) == {
+        "nb2-torch": tolerances("torch")["metrics"],
+        "nb2-jax": tolerances("jax")["metrics"],
+    }
+    assert [config_of(stage) for stage in ("seeds@nb2-torch", "batch@nb2-torch-12", "seeds@nb1-bce")] == [
+        "nb2-torch", "nb2-torch", "nb1-bce"]  # fmt: skip
 
 
 def test_identical_locks_have_no_findings():

@@ -17,9 +17,9 @@ RUNS = plan(0, 2, 0)  # two seeds that vary every source
 def trained(runs, name: str, config, bias: float | None = None) -> list[dict]:
     """Train `config`'s seeds into runs/name; with `bias`, seed 1's output bias is set to it (and its
     accuracy to 0.5, as a changed run's table says)."""
-    models, _, documents = seeds_here(config, RUNS)
+    models, _, documents, reruns = seeds_here(config, RUNS)
     state = {key: value.numpy().copy() for key, value in stacked_state(models).items()}
-    table = table_rows(name, RUNS, documents)
+    table = table_rows(name, RUNS, documents, reruns)
     if bias is not None:
         state["2.bias"][1] = bias
         table[1]["accuracy"] = 0.5

@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from conftest import make_params
 
 from stages.evaluate import evaluate
 from stages.lib.cli import UserError
@@ -18,12 +19,16 @@ from stages.params import parse_params, parse_section
 from stages.train import train
 from study.lib.shards import SeedsParams
 from study.seeds import (
+    BATCHED,
+    BATCHED_WEIGHTS,
+    LONE_BYTES,
     SEED_COLUMNS,
     Seeds,
     batch_plan,
     derive,
     format_rows,
     load_config,
+    lone_rerun,
     parts,
     plan,
     seeds,
@@ -67,7 +72,7 @@ def test_a_study_run_is_byte_identical_to_the_same_run_alone(framework):
     """Dropout, L2, tanh and a last batch of 10 rows: every path where copies could interfere."""
     runs = plan(master=7, n=3, n_per_source=2)
     config = replace(SMALL, train=replace(SMALL.train, framework=framework))
-    models, histories, documents = seeds(config, runs)
+    models, histories, documents, _ = seeds(config, runs)
     for index in (0, 4, 6):  # one of each source
         run = runs[index]
         train_data, val_data = parts(SMALL, run)
@@ -84,16 +89,25 @@ def test_a_study_run_is_byte_identical_to_the_same_run_alone(framework):
         assert evaluate(count_params(alone), "mse", train_data, val_data, *probs, history) == documents[index]
 
 
+@pytest.mark.parametrize(("framework", "arithmetic", "copies", "expected"), [
+    ("torch", "exact", 40, LONE_BYTES), ("torch", "native", 1, LONE_BYTES), ("torch", "native", 2, BATCHED),
+    ("jax", "native", 40, LONE_BYTES), ("jax", "exact", 40, LONE_BYTES)])  # fmt: skip
+def test_only_pytorchs_own_arithmetic_side_by_side_is_not_a_lone_runs_bytes(framework, arithmetic, copies,
+                                                                              expected):  # fmt: skip
+    config = make_params(framework=framework, arithmetic=arithmetic)
+    assert lone_rerun(config, copies) == expected
+
+
 def test_the_table_names_each_runs_seeds_and_its_metrics():
     runs = plan(master=0, n=2, n_per_source=2)
     document = {"n_params": 17, "train": {"loss": 0.25},
                 "val": {"accuracy": 0.9, "roc_auc": 0.95, "f1": 0.9, "log_loss": 0.3, "brier": 0.08,
                         "noise_ceiling_accuracy": None, "loss": 0.3},
                 "fit": {"generalization_gap": 0.05, "best_epoch": 7, "verdict": "good fit"}}  # fmt: skip
-    text = format_rows(table_rows("nb1-bce", runs, [document] * len(runs)))
+    text = format_rows(table_rows("nb1-bce", runs, [document] * len(runs), ["bytes"] * len(runs)))
     header, first = text.splitlines()[:2]
     assert header.startswith(",".join(SEED_COLUMNS))
-    assert first.startswith(f"nb1-bce,all,0,{runs[0].data},{runs[0].split},{runs[0].train},17,0.900000")
+    assert first.startswith(f"nb1-bce,all,0,{runs[0].data},{runs[0].split},{runs[0].train},bytes,17,0.900000")
     assert ",,0.250000," in first and first.endswith(",good fit")  # no ceiling: an empty cell
 
 
@@ -118,7 +132,7 @@ def test_a_jax_config_trains_in_shares_after_jax_ran_in_the_same_process():
         "from tests.test_seeds import SMALL\n"
         "from dataclasses import replace\n"
         "config = replace(SMALL, train=replace(SMALL.train, framework='jax'))\n"
-        "models, _, _ = seeds(config, plan(master=7, n=2, n_per_source=2), processes=2)\n"
+        "models, _, _, _ = seeds(config, plan(master=7, n=2, n_per_source=2), processes=2)\n"
         "print(len(models))\n"
     )
     done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300,
@@ -136,8 +150,8 @@ def test_a_number_written_as_text_in_experiments_yaml_trains_the_study_like_the_
     )
     assert as_text == as_number and isinstance(as_text.train.lr, float)
     runs = plan(master=3, n=2, n_per_source=2)
-    text_models, _, text_documents = seeds(as_text, runs, processes=1)
-    number_models, _, number_documents = seeds(as_number, runs, processes=1)
+    text_models, _, text_documents, _ = seeds(as_text, runs, processes=1)
+    number_models, _, number_documents, _ = seeds(as_number, runs, processes=1)
     assert text_documents == number_documents
     for text_model, number_model in zip(text_models, number_models, strict=True):
         pairs = zip(text_model.state_dict().values(), number_model.state_dict().values(), strict=True)
@@ -177,3 +191,20 @@ def test_inconsistent_looks_are_one_clear_error(changes, message):
 def test_a_seeds_csv_row_gives_back_its_run():
     run = Seeds("data+split", 3, 11, 12, 13)
     assert Seeds.from_row({key: str(value) for key, value in run.row().items()}) == run
+
+
+@pytest.mark.slow
+def test_pytorchs_own_runs_side_by_side_are_within_the_stated_bound_of_their_lone_runs():
+    config = load_config(Path("experiments.yaml"), "nb2-torch")
+    runs = plan(master=0, n=4, n_per_source=0)
+    models, _, _, reruns = seeds(config, runs, processes=1)
+    assert reruns == [BATCHED] * len(runs)
+    for model, entry in zip(models, runs, strict=True):
+        alone, _ = train(
+            *parts(config, entry), replace(config, train=replace(config.train, seed=entry.train))
+        )
+        gaps = [
+            float((model.state_dict()[name] - tensor).abs().max())
+            for name, tensor in alone.state_dict().items()
+        ]
+        assert 0 < max(gaps) <= BATCHED_WEIGHTS  # vmap rounds its own way, within the bound
