@@ -198,7 +198,9 @@ def markdown(tables: dict[str, Rows], lessons: list[Lesson], judged: list[Compar
              close: str) -> str:  # fmt: skip
     """The report: how it was made, the configs, the sources of variance, the lessons, the figures."""
     images = "\n\n".join(f"![{name}]({name})" for name in figures)
-    batched = [name for name, table in tables.items() if table[0]["lone_rerun"] != LONE_BYTES]
+    batched = [
+        name for name, table in tables.items() if any(row["lone_rerun"] != LONE_BYTES for row in table)
+    ]
     rerun = ""
     if batched:
         rerun = (f" Not so for {', '.join(batched)}, in PyTorch's own arithmetic: its seeds train side by "

@@ -79,6 +79,7 @@ SEED_COLUMNS = ("config", *Seeds.COLUMNS, "lone_rerun")
 # validation predictions on all 40. The stated bound is 10 times the weights' (tests/test_seeds.py).
 LONE_BYTES, BATCHED = "bytes", "weights within 2e-03"
 BATCHED_WEIGHTS = 2e-3
+VMAP_GROUP = 20  # PyTorch's own arithmetic's runs per vmap, whatever the cores: the group sets the bytes
 
 
 def batch_plan(p: SeedsParams, batch: int) -> list[Seeds]:
@@ -118,24 +119,27 @@ def seeds(config: Params, runs: list[Seeds], processes: int | None = None,
     """Train and evaluate every run of `config`; return the models, their curves, their metrics and what
     a lone rerun of each reproduces (`lone_rerun`).
 
-    The runs are cut into one contiguous share per core, each trained side by side in a process of
-    its own: no run's arithmetic touches another's (stages/lib/net.py), so the shares give the bits the
-    runs would get in one process, and the study uses every core. The first share shows its epochs
-    under `progress_label`; the others keep pace with it.
+    The runs are cut into contiguous shares, each trained side by side in a process of its own, so the
+    study uses every core. In the exact arithmetic no run's arithmetic touches another's
+    (stages/lib/net.py): one share per core gives the bits the runs would get in one process. In
+    PyTorch's own, a share is one vmap, whose batched products set the bits: its shares are
+    VMAP_GROUP runs whatever the cores. The first share shows its epochs under `progress_label`; the
+    others keep pace with it.
     """
     processes = min(processes or os.cpu_count() or 1, len(runs))
-    if processes == 1:
-        return seeds_here(config, runs, progress_label)
-    size = -(-len(runs) // processes)
+    size = VMAP_GROUP if batched(config) else -(-len(runs) // processes)
     shares = [runs[start : start + size] for start in range(0, len(runs), size)]
-    # fork: a share starts at once, with what this process imported (spawn would import torch again).
-    # Not once JAX started here: its threads do not survive a fork, and a forked child's first JAX
-    # compilation then waits for them forever (the stage itself imports JAX only in the shares).
-    forkable = "fork" in multiprocessing.get_all_start_methods() and "jax" not in sys.modules
-    method = "fork" if forkable else "spawn"
-    with ProcessPoolExecutor(len(shares), mp_context=multiprocessing.get_context(method)) as pool:
-        labels = [progress_label] + [""] * (len(shares) - 1)
-        done = list(pool.map(seeds_here, [config] * len(shares), shares, labels))
+    labels = [progress_label] + [""] * (len(shares) - 1)
+    if processes == 1 or len(shares) == 1:
+        done = [seeds_here(config, share, label) for share, label in zip(shares, labels, strict=True)]
+    else:
+        # fork: a share starts at once, with what this process imported (spawn would import torch again).
+        # Not once JAX started here: its threads do not survive a fork, and a forked child's first JAX
+        # compilation then waits for them forever (the stage itself imports JAX only in the shares).
+        forkable = "fork" in multiprocessing.get_all_start_methods() and "jax" not in sys.modules
+        context = multiprocessing.get_context("fork" if forkable else "spawn")
+        with ProcessPoolExecutor(min(processes, len(shares)), mp_context=context) as pool:
+            done = list(pool.map(seeds_here, [config] * len(shares), shares, labels))
     return tuple([item for share in done for item in share[part]] for part in range(len(done[0])))
 
 
@@ -154,10 +158,14 @@ def seeds_here(config: Params, runs: list[Seeds], progress_label: str = "") -> t
     return models, histories, documents, [lone_rerun(config, len(runs))] * len(runs)
 
 
+def batched(config: Params) -> bool:
+    """Whether `config` trains in PyTorch's own arithmetic, whose copies side by side go through vmap."""
+    return config.train.framework == TORCH and config.train.arithmetic == NATIVE
+
+
 def lone_rerun(config: Params, copies: int) -> str:
     """What a lone run with the seeds of one of `copies` runs trained side by side reproduces."""
-    batched = config.train.framework == TORCH and config.train.arithmetic == NATIVE and copies > 1
-    return BATCHED if batched else LONE_BYTES
+    return BATCHED if batched(config) and copies > 1 else LONE_BYTES
 
 
 def table_rows(name: str, runs: list[Seeds], documents: list[dict], reruns: list[str]) -> list[dict]:

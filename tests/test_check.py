@@ -10,7 +10,15 @@ import yaml
 from conftest import ROOT, commit_all, copy_repo, sh
 
 from journey.agreement import tolerances
-from journey.check import check_experiments, config_of, native, native_configs, native_hint
+from journey.check import (
+    Clone,
+    check_experiments,
+    config_of,
+    forgive_own_arithmetic,
+    native,
+    native_configs,
+    native_hint,
+)
 from journey.locks import (
     Finding,
     compare_locks,
@@ -65,6 +73,35 @@ def test_the_study_stages_of_a_frameworks_own_arithmetic_are_known_with_their_to
     }
     assert [config_of(stage) for stage in ("seeds@nb2-torch", "batch@nb2-torch-12", "seeds@nb1-bce")] == [
         "nb2-torch", "nb2-torch", "nb1-bce"]  # fmt: skip
+
+
+def shifted(table: str, config: str, by: float) -> str:
+    """The per-seed table with `config`'s first accuracy moved by `by`."""
+    lines = table.splitlines(keepends=True)
+    at = next(index for index, line in enumerate(lines) if line.startswith(f"{config},"))
+    cells = lines[at].split(",")
+    column = lines[0].split(",").index("accuracy")
+    cells[column] = f"{float(cells[column]) + by:.6f}"
+    lines[at] = ",".join(cells)
+    return "".join(lines)
+
+
+@pytest.mark.parametrize(("torch_shift", "forgiven"), [(5e-6, True), (5e-5, False)])
+def test_a_frameworks_own_runs_in_the_study_pass_within_that_frameworks_tolerance(tmp_path, torch_shift,
+                                                                                  forgiven):  # fmt: skip
+    """PyTorch's own within 1e-5 passes, and 5e-5 does not though JAX's tolerance would take it; a
+    difference in an exact config's run is never forgiven."""
+    clone = Clone(ROOT, tmp_path)
+    table = clone.path / "study/reports/seeds.csv"
+    table.write_text(shifted(shifted(table.read_text(), "nb2-torch", torch_shift), "nb2-jax", 1e-4))
+    runs = [Finding(stage, f"runs/{stage}", "differs", "nondeterministic")
+            for stage in ("seeds@nb2-torch", "batch@nb2-jax-1", "seeds@nb1-bce")]  # fmt: skip
+    kept = forgive_own_arithmetic(clone, runs)
+    if forgiven:
+        assert kept == runs[2:]
+    else:
+        assert kept[:3] == [runs[2], *runs[:2]] and len(kept) == 4
+        assert kept[3].problem.startswith("beyond tolerance 1e-05")  # PyTorch's, not JAX's 2e-4
 
 
 def test_identical_locks_have_no_findings():

@@ -73,9 +73,9 @@ def small_study(tmp_path: Path) -> Path:
 def test_a_study_shard_shows_runs_done_of_runs_planned_and_the_stage_running(small_study):
     lines = watch(small_study, "journey", "study", "--shard", "1/4", JOURNEY_PROGRESS_SECONDS="0.2")
     text = [line for _, line in lines]
-    # DVC picks the order of the two targets; either way each shows its runs and epochs as it trains.
-    stages = {"seeds@nb1-bce", "seeds@nb2-bigger-model"}
-    first = re.compile(r"study shard 1/4: 0/12 runs, \S+ elapsed \((seeds@[\w-]+)\)")
+    # DVC picks the order of the three targets; either way each shows its runs and epochs as it trains.
+    stages = {"seeds@nb1-bce", "seeds@nb2-bigger-model", "seeds@nb2-jax"}
+    first = re.compile(r"study shard 1/4: 0/18 runs, \S+ elapsed \((seeds@[\w-]+)\)")
     started = {found[1] for line in text if (found := first.fullmatch(line))}
     assert started and started <= stages, text
     second = [line.rsplit("(", 1)[-1].rstrip(")") for line in partway(lines, "study shard 1/4", "run")]

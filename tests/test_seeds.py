@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 import torch
 import yaml
-from conftest import make_params
 
 from stages.evaluate import evaluate
 from stages.lib.cli import UserError
@@ -94,7 +93,7 @@ def test_a_study_run_is_byte_identical_to_the_same_run_alone(framework):
     ("jax", "native", 40, LONE_BYTES), ("jax", "exact", 40, LONE_BYTES)])  # fmt: skip
 def test_only_pytorchs_own_arithmetic_side_by_side_is_not_a_lone_runs_bytes(framework, arithmetic, copies,
                                                                               expected):  # fmt: skip
-    config = make_params(framework=framework, arithmetic=arithmetic)
+    config = replace(SMALL, train=replace(SMALL.train, framework=framework, arithmetic=arithmetic))
     assert lone_rerun(config, copies) == expected
 
 

@@ -56,23 +56,35 @@ def predictions(config: Params, row: dict, state: dict[str, np.ndarray]) -> np.n
 def closeness(first: tuple[str, Params], second: tuple[str, Params], tables: dict[str, Rows], runs: Path,
               batches: list[int], seeds: int, weights: bool) -> Closeness:  # fmt: skip
     """How close configs `first` and `second` (name, params) end over their first `seeds` seeds; with
-    `weights`, their weights are compared too."""
+    `weights`, their weights are compared too, where the two nets have the same ones."""
     (a, config_a), (b, config_b) = first, second
-    at_a, at_b = positions(tables[a], seeds), positions(tables[b], seeds)
-    gaps = [abs(float(tables[a][at_a[i]]["accuracy"]) - float(tables[b][at_b[i]]["accuracy"])) for i in at_a]
+    at = {a: positions(tables[a], seeds), b: positions(tables[b], seeds)}
+    indices = list(at[a])
+    gaps = [
+        abs(float(tables[a][at[a][i]]["accuracy"]) - float(tables[b][at[b][i]]["accuracy"])) for i in indices
+    ]
     models = {name: stacked_models(runs, name, batches) for name in (a, b)}
     identical = None
     if (config_a.data, config_a.split) == (config_b.data, config_b.split):
-        same = [np.array_equal(*(predictions(config, tables[name][at[i]], _run(models[name], at[i]))
-                                 for name, config, at in ((a, config_a, at_a), (b, config_b, at_b))))
-                for i in at_a]  # fmt: skip
+        pairs = [[run_of(models[name], at[name][i]) for name in (a, b)] for i in indices]
+        same = [
+            _same_predictions(config_a, tables[a][at[a][i]], *pair)
+            for i, pair in zip(indices, pairs, strict=True)
+        ]
         identical = float(np.mean(same))
+    shapes = [{name: value.shape for name, value in models[n].items()} for n in (a, b)]
     largest = None
-    if weights:
-        largest = max(float(np.abs(models[a][name][at_a[i]] - models[b][name][at_b[i]]).max())
-                      for i in at_a for name in models[a])  # fmt: skip
+    if weights and shapes[0] == shapes[1]:
+        largest = max(float(np.abs(models[a][name][at[a][i]] - models[b][name][at[b][i]]).max())
+                      for i in indices for name in models[a])  # fmt: skip
     return Closeness(max(gaps), identical, largest)
 
 
-def _run(stacked: dict[str, np.ndarray], at: int) -> dict[str, np.ndarray]:
+def _same_predictions(config: Params, row: dict, first: dict, second: dict) -> bool:
+    """Whether two runs on the validation split of `row`'s seeds predict the same class on every row."""
+    return bool(np.array_equal(predictions(config, row, first), predictions(config, row, second)))
+
+
+def run_of(stacked: dict[str, np.ndarray], at: int) -> dict[str, np.ndarray]:
+    """Run `at`'s weights, out of every run's stacked."""
     return {name: value[at] for name, value in stacked.items()}
