@@ -22,6 +22,7 @@ from study.seeds import (
     BATCHED_WEIGHTS,
     LONE_BYTES,
     SEED_COLUMNS,
+    VMAP_GROUP,
     Seeds,
     batch_plan,
     derive,
@@ -207,3 +208,17 @@ def test_pytorchs_own_runs_side_by_side_are_within_the_stated_bound_of_their_lon
             for name, tensor in alone.state_dict().items()
         ]
         assert 0 < max(gaps) <= BATCHED_WEIGHTS  # vmap rounds its own way, within the bound
+
+
+def test_pytorchs_own_runs_get_the_same_bytes_whatever_the_cores():
+    """Its runs train in vmap groups of VMAP_GROUP, however many processes share them."""
+    config = load_config(Path("experiments.yaml"), "nb2-torch")
+    config = replace(config, train=replace(config.train, epochs=3))
+    runs = plan(master=0, n=VMAP_GROUP + 3, n_per_source=0)
+    one, _, _, reruns = seeds(config, runs, processes=1)
+    two, _, _, _ = seeds(config, runs, processes=2)
+    assert reruns == [BATCHED] * VMAP_GROUP + [BATCHED] * 3
+    for a, b in zip(one, two, strict=True):
+        assert all(
+            torch.equal(x, y) for x, y in zip(a.state_dict().values(), b.state_dict().values(), strict=True)
+        )
