@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from stages.lib.cli import UserError
 from stages.lib.progress import MODE, Progress, mode
 
@@ -272,50 +274,41 @@ def run_record(task_id: str, suffix: str = ".json") -> dict | None:
 
 def kill_leftovers(task: Task) -> list[int]:
     """Kill the processes a dead run left behind (a stage it started keeps training when the run is
-    killed): those working inside its temporary copy of the repository. Linux only (/proc)."""
+    killed): those working inside its temporary copy of the repository."""
     root = (run_record(task.id, ".run") or {}).get("root_dir")
-    if not root or not Path("/proc/self").exists():
+    if not root:
         return []
     killed = []
-    for cwd in Path("/proc").glob("[0-9]*/cwd"):
+    for process in psutil.process_iter():
         try:
-            inside = Path(os.readlink(cwd)).is_relative_to(root)
-        except OSError:
+            if Path(process.cwd()).is_relative_to(root):
+                process.kill()
+                killed.append(process.pid)
+        except (psutil.Error, OSError):
             continue  # gone, or not ours to read
-        if inside:
-            try:
-                os.kill(int(cwd.parent.name), signal.SIGKILL)
-                killed.append(int(cwd.parent.name))
-            except OSError:
-                pass
     return killed
 
 
 def running(pid: int) -> bool:
     """Whether process `pid` exists and is not a zombie (a killed process nobody has reaped yet)."""
     try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
+        return psutil.Process(pid).status() != psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
         return False
-    except PermissionError:
+    except psutil.AccessDenied:
         return True
-    stat = Path(f"/proc/{pid}/stat")
-    try:
-        return stat.read_text().rsplit(")", 1)[1].split()[0] != "Z"
-    except (OSError, IndexError):
-        return not Path("/proc/self").exists()
 
 
 def process_alive(pid: int) -> bool:
-    """Whether `pid` is a live `dvc exp exec-run`: it runs, and where /proc tells, it is no other program
-    that took the number of a dead one."""
+    """Whether `pid` is a live `dvc exp exec-run`: it runs, and it is no other program that took the
+    number of a dead one."""
     if not running(pid):
         return False
-    if not Path("/proc/self").exists():
-        return True
     try:
-        return b"exec-run" in Path(f"/proc/{pid}/cmdline").read_bytes()
-    except OSError:
+        return "exec-run" in psutil.Process(pid).cmdline()
+    except psutil.AccessDenied:
+        return True  # another user's: its command line is not ours to read
+    except psutil.Error:
         return False
 
 

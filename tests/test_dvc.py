@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 
 from journey import dvc
@@ -21,30 +22,46 @@ from journey.dvc import (
 )
 from stages.lib.cli import UserError
 
-ON_LINUX = Path("/proc/self").exists()
-
 
 def test_this_process_is_no_exec_run_and_a_finished_one_is_not_alive():
-    assert not process_alive(os.getpid()) if ON_LINUX else process_alive(os.getpid())
+    assert not process_alive(os.getpid())
     child = subprocess.Popen([sys.executable, "-c", "pass"])
     child.wait()
     assert not process_alive(child.pid)
 
 
-@pytest.mark.skipif(not ON_LINUX, reason="reads /proc")
 def test_a_live_exec_run_is_alive_and_a_zombie_is_not():
     child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)", "exec-run"])
     try:
-        while b"exec-run" not in Path(f"/proc/{child.pid}/cmdline").read_bytes():  # until it has started
+        while "exec-run" not in psutil.Process(child.pid).cmdline():  # until it has started
             time.sleep(0.01)
         assert process_alive(child.pid)
     finally:
         child.kill()
-    stat = Path(f"/proc/{child.pid}/stat")
-    while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # killed, not yet reaped: a zombie
+    while psutil.Process(child.pid).status() != psutil.STATUS_ZOMBIE:  # killed, not yet reaped
         time.sleep(0.01)
     assert not process_alive(child.pid)
     child.wait()
+
+
+def test_a_dead_runs_leftovers_are_killed_and_nothing_else(tmp_path, monkeypatch):
+    """The processes working inside the dead run's copy of the repository, found by psutil."""
+    monkeypatch.chdir(tmp_path)
+    copy, elsewhere = tmp_path / "copy", tmp_path / "elsewhere"
+    copy.mkdir()
+    elsewhere.mkdir()
+    folder = tmp_path / ".dvc/tmp/exps/run" / f"abcdef0{'0' * 33}"
+    folder.mkdir(parents=True)
+    (folder / f"{folder.name}.run").write_text(json.dumps({"root_dir": str(copy)}))
+    sleep = [sys.executable, "-c", "import time; time.sleep(30)"]
+    left, other = subprocess.Popen(sleep, cwd=copy), subprocess.Popen(sleep, cwd=elsewhere)
+    try:
+        assert dvc.kill_leftovers(Task("abcdef0", "nb1-bce", "Running")) == [left.pid]
+        assert left.wait(timeout=10) == -9 and other.poll() is None
+    finally:
+        for process in (left, other):
+            process.kill()
+            process.wait()
 
 
 def record(tmp_path: Path, task_id: str, **info) -> None:
