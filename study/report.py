@@ -316,8 +316,8 @@ def main() -> None:
     decisions = decide(lessons, judged, seeds, alpha=1 - p.confidence)
     from study.lib import figures  # matplotlib and torch: imported once there is something to draw
 
-    names = figures.draw_all(args.out, args.runs, tables, lessons, args.experiments)
     params = {name: load_config(args.experiments, name) for name in configs}
+    names = figures.draw_all(args.out, args.runs, tables, lessons, params)
     close = closeness_table(lessons, decisions, tables, args.runs, params, seeds.batches)
     write_atomic(args.out / "seeds.csv", all_rows_csv(tables).encode())
     write_json(args.out / "decisions.json", decisions_document(lessons, decisions, seeds))

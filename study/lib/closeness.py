@@ -14,7 +14,7 @@ from safetensors.numpy import load as load_arrays
 from stages.evaluate import THRESHOLD
 from stages.lib.exact import NUMPY
 from stages.lib.model import build_mlp, recipe
-from stages.lib.net import forward
+from stages.lib.net import Recipe, forward
 from stages.params import Params
 from study.seeds import Seeds, parts
 
@@ -44,13 +44,10 @@ def positions(table: Rows, seeds: int) -> dict[int, int]:
             and int(row["index"]) < seeds}  # fmt: skip
 
 
-def predictions(config: Params, row: dict, state: dict[str, np.ndarray]) -> np.ndarray:
-    """A run's predicted classes on its validation split, by the evaluate stage's threshold."""
-    val = parts(config, Seeds.from_row(row))[1]
-    m = config.model
-    steps = recipe(build_mlp(val.x.shape[1], m.hidden, m.activation, m.dropout, config.data.standardize))
+def predictions(steps: Recipe, state: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
+    """A run's predicted classes for rows `x`, by the evaluate stage's threshold."""
     weights = {name: value[None] for name, value in state.items()}
-    return forward(NUMPY, steps, weights, weights, val.x[None])[0][0] >= THRESHOLD
+    return forward(NUMPY, steps, weights, weights, x[None])[0][0] >= THRESHOLD
 
 
 def closeness(first: tuple[str, Params], second: tuple[str, Params], tables: dict[str, Rows], runs: Path,
@@ -82,7 +79,10 @@ def closeness(first: tuple[str, Params], second: tuple[str, Params], tables: dic
 
 def _same_predictions(config: Params, row: dict, first: dict, second: dict) -> bool:
     """Whether two runs on the validation split of `row`'s seeds predict the same class on every row."""
-    return bool(np.array_equal(predictions(config, row, first), predictions(config, row, second)))
+    val = parts(config, Seeds.from_row(row))[1]
+    m = config.model
+    steps = recipe(build_mlp(val.x.shape[1], m.hidden, m.activation, m.dropout, config.data.standardize))
+    return bool(np.array_equal(predictions(steps, first, val.x), predictions(steps, second, val.x)))
 
 
 def run_of(stacked: dict[str, np.ndarray], at: int) -> dict[str, np.ndarray]:

@@ -22,15 +22,14 @@ from stages.lib.metrics import VALIDATION
 from stages.lib.model import build_mlp, predict
 from stages.params import Params
 from study.lib.stats import summarize
-from study.seeds import Seeds, by_index, load_config, parts
+from study.seeds import Seeds, by_index, parts
 
 METRIC_LABELS = {metric.name: metric.label for metric in VALIDATION}
 GRID = np.linspace(-3, 3, 241)
 
 
-def draw_all(out: Path, runs: Path, tables: dict, lessons: list, experiments: Path) -> list[str]:
-    """Write every figure into `out` and return their file names."""
-    configs = {name: load_config(experiments, name) for name in tables}
+def draw_all(out: Path, runs: Path, tables: dict, lessons: list, configs: dict[str, Params]) -> list[str]:
+    """Write every figure into `out` and return their file names; `configs` has the params of each."""
     figures = {
         "loss_curves.png": loss_curves(runs, configs, lessons),
         "metrics.png": metric_bars(tables),
