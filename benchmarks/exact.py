@@ -10,7 +10,7 @@ side in one run, on fresh clones of both commits, run by this one venv (both pin
 - the train stage's loop in µs per Adam step, for nb1-bce (2→4→1) and nb3-mse-l2 (4→7→1) at batch 32:
   `stages.train.fit` in a new process per commit, best of 3 interleaved. Before, the stage trained its
   model beside an identical twin (torch multiplied a batch of one matrix another way); its one-copy
-  time is shown too. After, also the CUDA path's operations (`stages.lib.exact.TORCH`) on CPU tensors.
+  time is shown too. After, also the CUDA path's operations (`stages.lib.exact_torch.TORCH`) on CPU tensors.
 """
 
 import json
@@ -51,7 +51,10 @@ if side == "before":  # what the old train stage's main() set
     torch.use_deterministic_algorithms(True)
     variants = {"torch, model and twin": 2, "torch, one copy": 1}
 else:
-    NUMPY, TORCH = (getattr(importlib.import_module(lib + ".exact"), n) for n in ("NUMPY", "TORCH"))
+    NUMPY = importlib.import_module(lib + ".exact").NUMPY
+    # Since issue 33 the torch operations have a module of their own, imported only for CUDA.
+    torch_home = ".exact_torch" if importlib.util.find_spec(lib + ".exact_torch") else ".exact"
+    TORCH = importlib.import_module(lib + torch_home).TORCH
     # Since benchmark 12's commit the loop takes a model, loss and optimizer (stages.lib.arithmetic.pieces).
     as_pieces = importlib.util.find_spec("stages.lib.arithmetic") is not None
     Stacked = None if as_pieces else importlib.import_module(lib + ".model").Stacked

@@ -11,7 +11,8 @@ from torch import nn
 from stages.evaluate import evaluate
 from stages.generate import dataset
 from stages.lib.io import History
-from stages.lib.model import count_params, predict
+from stages.lib.mlp import count_params
+from stages.lib.model import predict
 from stages.lib.names import EXACT, JAX, NATIVE, TORCH
 from stages.params import Params
 from stages.split import split
@@ -63,7 +64,15 @@ def run(params: Params, arithmetic: str, framework: str | None = None) -> Run:
     model, history = train(train_data, val_data, params)
     probs = [predict(model, data.x).astype(np.float64) for data in (train_data, val_data)]
     synthetic, loss = params.data.source == "synthetic", params.train.loss
-    metrics = evaluate(count_params(model), loss, train_data, val_data, *probs, history, synthetic)
+    metrics = evaluate(
+        count_params(train_data.x.shape[1], params.model.hidden),
+        loss,
+        train_data,
+        val_data,
+        *probs,
+        history,
+        synthetic,
+    )
     return Run(_state(model), history, metrics)
 
 

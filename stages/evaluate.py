@@ -1,16 +1,19 @@
-"""Stage evaluate: validation metrics (stages/lib/metrics.py), ROC and confusion data, a loss-curve PNG."""
+"""Stage evaluate: validation metrics (stages/lib/metrics.py), ROC and confusion data, a loss-curve PNG.
+
+It reads the model file as NumPy arrays and predicts with the exact arithmetic on NumPy, so it imports
+neither torch nor scikit-learn (tests/test_imports.py pins that).
+"""
 
 import io
 from pathlib import Path
 
 import numpy as np
-from sklearn.metrics import roc_curve
 
 from stages.lib.cli import parse_paths, run
 from stages.lib.diagnosis import diagnose
 from stages.lib.io import Dataset, History, read_history, read_splits, write_atomic, write_json, write_table
-from stages.lib.metrics import VALIDATION, brier, log_loss
-from stages.lib.model import count_params, load_model, predict
+from stages.lib.metrics import VALIDATION, brier, log_loss, roc_curve
+from stages.lib.mlp import count_params, load_weights, mlp_recipe, predict
 from stages.lib.names import BCE, MSE
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
@@ -64,10 +67,9 @@ def evaluate(
 
 
 def write_roc(path: Path, data: Dataset, prob: np.ndarray) -> None:
-    """ROC curve points for DVC's `simple` template (scikit-learn's: cumulative counts over their
-    totals, exact operations only)."""
-    fpr, tpr, threshold = roc_curve(data.y, prob, drop_intermediate=True)
-    threshold = np.minimum(threshold, 1.0)  # scikit-learn puts +inf first; keep the CSV finite
+    """ROC curve points for DVC's `simple` template."""
+    fpr, tpr, threshold = roc_curve(data.y, prob)
+    threshold = np.minimum(threshold, 1.0)  # the first point's is +inf; keep the CSV finite
     write_table(
         path,
         {"fpr": fpr, "tpr": tpr, "threshold": threshold},
@@ -112,14 +114,17 @@ def main() -> None:
     loss = load_section(args.params, "train", TrainParams).loss
     train, val = read_splits(args.train, args.val)
     history = read_history(args.history)
-    model = load_model(args.model, train.x.shape[1], m.hidden, m.activation, m.dropout, d.standardize)
-    train_prob = predict(model, train.x).astype(np.float64)
-    val_prob = predict(model, val.x).astype(np.float64)
+    n_features = train.x.shape[1]
+    steps = mlp_recipe(m.hidden, m.activation, m.dropout, d.standardize)
+    weights = load_weights(args.model, steps, n_features, m.hidden)
+    train_prob, val_prob = (predict(steps, weights, part.x).astype(np.float64) for part in (train, val))
     write_roc(args.roc, val, val_prob)
     write_confusion(args.confusion, val, val_prob)
     plot_history(args.loss_plot, history, loss)
     synthetic = d.source == "synthetic"
-    document = evaluate(count_params(model), loss, train, val, train_prob, val_prob, history, synthetic)
+    document = evaluate(
+        count_params(n_features, m.hidden), loss, train, val, train_prob, val_prob, history, synthetic
+    )
     write_json(args.metrics, document)
 
 

@@ -33,7 +33,8 @@ from stages.lib.cli import UserError, run
 from stages.lib.configs import EVERY_NAMED, load_experiments
 from stages.lib.io import Dataset, History, write_atomic, write_history
 from stages.lib.metrics import VALIDATION
-from stages.lib.model import count_params, predict
+from stages.lib.mlp import count_params
+from stages.lib.model import predict
 from stages.lib.names import NATIVE, TORCH
 from stages.params import Params, read_params_file, section_of
 from stages.split import split
@@ -153,7 +154,7 @@ def seeds_here(config: Params, runs: list[Seeds], progress_label: str = "") -> t
     documents = []
     for model, history, (train, val) in zip(models, histories, splits, strict=True):
         probs = [predict(model, part.x).astype(np.float64) for part in (train, val)]
-        size, loss = count_params(model), config.train.loss
+        size, loss = count_params(train.x.shape[1], config.model.hidden), config.train.loss
         documents.append(evaluate(size, loss, train, val, *probs, history, synthetic))
     return models, histories, documents, [lone_rerun(config, len(runs))] * len(runs)
 

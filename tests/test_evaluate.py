@@ -2,12 +2,14 @@
 
 import numpy as np
 import pytest
+from scipy.stats import rankdata
 from sklearn import metrics as sk
 
 from stages.evaluate import OBJECTIVES, classification_metrics, evaluate, noise_ceiling_accuracy
+from stages.lib.cli import UserError
 from stages.lib.exact import NUMPY
 from stages.lib.io import Dataset, History
-from stages.lib.metrics import log_loss, roc_auc
+from stages.lib.metrics import average_ranks, log_loss, roc_auc, roc_curve
 from stages.lib.net import mean_loss
 
 RNG = np.random.default_rng(0)
@@ -42,6 +44,36 @@ def test_roc_auc_counts_tied_scores_as_half_as_scikit_learn_does():
     tied = np.round(PROB, 1)  # nine distinct scores for 400 rows
     assert roc_auc(Y, tied) == pytest.approx(sk.roc_auc_score(Y, tied), rel=0, abs=EXACT_ABS)
     assert roc_auc(Y, np.full(len(Y), 0.5)) == 0.5
+
+
+@pytest.mark.parametrize("decimals", [None, 2, 1, 0])  # from all distinct to two scores
+def test_roc_curve_is_scikit_learns_to_the_bit(decimals):
+    prob = PROB if decimals is None else np.round(PROB, decimals)
+    ours, theirs = roc_curve(Y, prob), sk.roc_curve(Y, prob, drop_intermediate=True)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+
+
+@pytest.mark.parametrize(("y", "prob"), [
+    ([0, 1], [0.2, 0.7]),  # two points: nothing to drop
+    ([0, 1, 1, 0, 1], [0.5, 0.5, 0.5, 0.5, 0.5]),  # one threshold
+    ([0, 0, 1, 1, 0, 1], [0.1, 0.2, 0.3, 0.4, 0.5, 0.6]),  # straight runs: their inner points dropped
+])  # fmt: skip
+def test_roc_curve_keeps_the_corners_scikit_learn_keeps(y, prob):
+    y, prob = np.array(y), np.array(prob)
+    ours, theirs = roc_curve(y, prob), sk.roc_curve(y, prob, drop_intermediate=True)
+    assert all(np.array_equal(a, b) for a, b in zip(ours, theirs, strict=True))
+
+
+@pytest.mark.parametrize("y", [[1, 1, 1], [0, 0, 0]])
+def test_roc_needs_both_classes(y):
+    with pytest.raises(UserError, match="both classes"):
+        roc_curve(np.array(y), np.array([0.1, 0.5, 0.9]))
+
+
+@pytest.mark.parametrize("decimals", [None, 1, 0])
+def test_average_ranks_are_scipys(decimals):
+    prob = PROB if decimals is None else np.round(PROB, decimals)
+    assert np.array_equal(average_ranks(prob), rankdata(prob))
 
 
 def test_log_loss_clips_a_certain_wrong_prediction_as_scikit_learn_does():

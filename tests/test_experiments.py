@@ -10,16 +10,14 @@ from journey.dvc import queue_states
 from journey.experiments import DIED, raise_if_failed, set_param_args, wait_for_queue
 from stages.lib.cli import UserError
 from stages.lib.configs import ALL, load_experiments, load_lessons
-from stages.lib.model import build_mlp, count_params
+from stages.lib.mlp import count_params
 from stages.params import SECTIONS
 
 EXPERIMENTS = load_experiments(Path("experiments.yaml"))
 
 
 def test_the_three_notebooks_with_their_sizes():
-    sizes = {
-        name: count_params(build_mlp(c.data.n_features, c.model.hidden)) for name, c in EXPERIMENTS.items()
-    }
+    sizes = {name: count_params(c.data.n_features, c.model.hidden) for name, c in EXPERIMENTS.items()}
     assert sizes == {"nb1-bce": 17, "nb2-mse": 26, "nb3-mse-l2": 43}
     assert EXPERIMENTS["nb3-mse-l2"].train.weight_decay == 0.01
     assert [c.train.loss for c in EXPERIMENTS.values()] == ["bce", "mse", "mse"]

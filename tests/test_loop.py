@@ -10,6 +10,7 @@ from stages.lib import exact
 from stages.lib.arithmetic import pieces
 from stages.lib.draws import Draws, initial_model
 from stages.lib.exact import NUMPY
+from stages.lib.exact_torch import TORCH
 from stages.lib.io import Dataset
 from stages.lib.loop import fit
 from stages.train import train, train_copies
@@ -57,7 +58,7 @@ def fitted_flat(split: tuple[Dataset, Dataset], ops: exact.Ops, loss: str, activ
 
 @pytest.mark.parametrize(("loss", "activation"), [("bce", "tanh"), ("mse", "leaky_relu")])
 def test_torch_ops_train_to_numpys_bits(small_split, loss, activation):
-    through_torch = fitted_flat(small_split, exact.TORCH, loss, activation)
+    through_torch = fitted_flat(small_split, TORCH, loss, activation)
     through_numpy = fitted_flat(small_split, NUMPY, loss, activation)
     assert through_torch.dtype == through_numpy.dtype == np.float32
     assert through_torch.view(np.int32).tolist() == through_numpy.view(np.int32).tolist()

@@ -6,13 +6,15 @@ import torch
 from torch import nn
 
 from stages.lib.cli import UserError
-from stages.lib.model import build_mlp, count_params, load_model, save_model
+from stages.lib.mlp import count_params, layout, load_weights, mlp_recipe, shapes
+from stages.lib.mlp import predict as predict_arrays
+from stages.lib.model import build_mlp, load_model, predict, recipe, save_model
 
 
 @pytest.mark.parametrize(("n_features", "hidden", "expected"), [(2, 4, 17), (3, 5, 26), (4, 7, 43)])
 def test_parameter_counts_match_the_notebooks(n_features, hidden, expected):
     by_hand = n_features * hidden + hidden + hidden * 1 + 1  # two weight matrices and their biases
-    assert count_params(build_mlp(n_features, hidden)) == by_hand == expected
+    assert count_params(n_features, hidden) == by_hand == expected
 
 
 def test_output_is_a_probability():
@@ -59,7 +61,8 @@ def test_corrupt_file_says_how_to_rebuild(tmp_path):
 )
 def test_parameter_counts_of_the_next_experiments(n_features, hidden, by_hand):
     for activation, dropout, standardize in [("relu", 0.2, False), ("tanh", 0.0, True)]:
-        assert count_params(build_mlp(n_features, hidden, activation, dropout, standardize)) == by_hand
+        model = build_mlp(n_features, hidden, activation, dropout, standardize)
+        assert count_params(n_features, hidden) == sum(p.numel() for p in model.parameters()) == by_hand
 
 
 def test_a_single_width_is_a_one_item_list():
@@ -95,3 +98,30 @@ def test_standardisation_statistics_travel_with_the_model(tmp_path):
     loaded = load_model(tmp_path / "m.safetensors", 3, 4, standardize=True)
     assert loaded[0].mean.tolist() == [2.0, 20.0, 5.0]
     assert loaded[0].std.tolist() == [1.0, 10.0, 1.0]  # a constant feature keeps scale 1
+
+
+@pytest.mark.parametrize(
+    ("n_features", "hidden", "activation", "dropout", "standardize"),
+    [(2, 4, "relu", 0.0, False), (4, [7, 7], "tanh", 0.2, False), (30, 16, "leaky_relu", 0.1, True)],
+)
+def test_the_torch_module_is_the_recipe_and_shapes_without_torch(n_features, hidden, activation, dropout,
+                                                                  standardize):  # fmt: skip
+    model = build_mlp(n_features, hidden, activation, dropout, standardize)
+    steps = mlp_recipe(hidden, activation, dropout, standardize)
+    assert recipe(model) == steps
+    assert {name: tuple(t.shape) for name, t in model.state_dict().items()} == shapes(
+        steps, n_features, hidden
+    )
+    assert tuple((name, tuple(p.shape)) for name, p in model.named_parameters()) == layout(steps, n_features,
+                                                                                         hidden)  # fmt: skip
+
+
+def test_the_file_read_without_torch_predicts_as_the_torch_module(tmp_path):
+    torch.manual_seed(0)
+    model = build_mlp(4, [7, 7], "tanh", 0.2, standardize=True)
+    model[0].fit(np.random.default_rng(0).normal(3.0, 2.0, (50, 4)).astype(np.float32))
+    save_model(model, tmp_path / "m.safetensors")
+    steps = mlp_recipe([7, 7], "tanh", 0.2, standardize=True)
+    x = np.random.default_rng(1).normal(size=(30, 4)).astype(np.float32)
+    from_file = predict_arrays(steps, load_weights(tmp_path / "m.safetensors", steps, 4, [7, 7]), x)
+    assert from_file.tobytes() == predict(model.eval(), x).tobytes()

@@ -13,7 +13,8 @@ import yaml
 
 from stages.evaluate import evaluate
 from stages.lib.cli import UserError
-from stages.lib.model import count_params, predict
+from stages.lib.mlp import count_params
+from stages.lib.model import predict
 from stages.params import parse_params, parse_section
 from stages.train import train
 from study.lib.shards import SeedsParams
@@ -86,7 +87,17 @@ def test_a_study_run_is_byte_identical_to_the_same_run_alone(framework):
             histories[index].val_loss,
         )
         probs = [predict(alone, p.x).astype(np.float64) for p in (train_data, val_data)]
-        assert evaluate(count_params(alone), "mse", train_data, val_data, *probs, history) == documents[index]
+        assert (
+            evaluate(
+                count_params(train_data.x.shape[1], config.model.hidden),
+                "mse",
+                train_data,
+                val_data,
+                *probs,
+                history,
+            )
+            == documents[index]
+        )
 
 
 @pytest.mark.parametrize(("framework", "arithmetic", "copies", "expected"), [

@@ -24,11 +24,18 @@ from torch import nn
 from torch.func import functional_call, stack_module_state
 
 from stages.lib.adam import ExactAdam
-from stages.lib.exact import NUMPY, TORCH, Ops
+from stages.lib.exact import NUMPY, Ops
 from stages.lib.model import DrawnDropout, recipe
 from stages.lib.names import BCE, EXACT, MSE
 from stages.lib.net import Layout, forward, mean_loss, mean_loss_gradient, unflatten, weight_gradient
 from stages.params import TrainParams
+
+
+def _torch_ops() -> Ops:
+    """exact.py's operations on torch tensors, imported only when CUDA needs them."""
+    from stages.lib.exact_torch import TORCH
+
+    return TORCH
 
 
 def as_array(ops: Ops, tensor: torch.Tensor):
@@ -42,13 +49,14 @@ def as_tensor(ops: Ops, array) -> torch.Tensor:
 
 class Stacked(nn.Module):
     """Copies of one MLP in the exact arithmetic: the trained weights one flat Parameter (copies,
-    n_weights) in `layout`'s order, the standardisation statistics apart; on CUDA through exact.TORCH."""
+    n_weights) in `layout`'s order, the standardisation statistics apart; on CUDA through
+    stages/lib/exact_torch.py."""
 
     def __init__(self, models: Sequence[nn.Sequential], device: torch.device | None = None,
                  ops: Ops | None = None) -> None:  # fmt: skip
         super().__init__()
         device = device or torch.device("cpu")
-        self.ops = ops or (NUMPY if device.type == "cpu" else TORCH)
+        self.ops = ops or (NUMPY if device.type == "cpu" else _torch_ops())
         self.steps = recipe(models[0])
         trained = [name for name, _ in models[0].named_parameters()]
         self.layout: Layout = tuple((name, tuple(models[0].state_dict()[name].shape)) for name in trained)

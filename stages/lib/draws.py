@@ -14,7 +14,8 @@ import numpy as np
 import torch
 from torch import nn
 
-from stages.lib.model import build_mlp, widths
+from stages.lib.mlp import widths
+from stages.lib.model import build_mlp
 from stages.lib.names import RELU
 
 

@@ -5,8 +5,9 @@ whatever the CPU, its vector width or its libraries, so each kernel here is buil
 an order this code fixes. What a library would round its own way (exp, log, tanh, sums whose order
 follows the vector width, fused multiply-adds) is written out. Every kernel takes `ops`, the handful
 of operations whose names differ between libraries: NumPy (`NUMPY`, the CPU path: its calls cost a
-quarter of torch's on arrays this small), torch (`TORCH`, for CUDA) and JAX (stages/lib/train_jax.py). All
-three run this one definition and give the same bits.
+quarter of torch's on arrays this small), torch (stages/lib/exact_torch.py, for CUDA: imported only
+there, since torch's import costs more than a stage's work) and JAX (stages/lib/train_jax.py). All three
+run this one definition and give the same bits.
 """
 
 import math
@@ -14,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import torch
 
 
 def f32(value: float) -> float:
@@ -51,23 +51,6 @@ class Ops:
     cat: Callable  # (arrays, axis)
 
 
-def _torch_sqrt(x: torch.Tensor) -> torch.Tensor:
-    """float32 square root, correctly rounded, from any square root within one unit of it.
-
-    torch's own float32 sqrt goes through MKL on x86 and is one unit off for a fifth of inputs. A
-    candidate `s` is the float32 nearest the float64 root; it is then moved to the neighbour whose
-    midpoint test says so. The midpoints of float32 neighbours have 25 bits and their squares 50, so
-    the test is exact in float64, and the result correctly rounded, whatever the library's root.
-    """
-    wide = x.double()
-    s = torch.sqrt(wide).float()
-    up, down = torch.nextafter(s, torch.full_like(s, math.inf)), torch.nextafter(s, torch.zeros_like(s))
-    above, below = (s.double() + up.double()) * 0.5, (s.double() + down.double()) * 0.5
-    s = torch.where(above * above < wide, up, s)
-    s = torch.where(below * below > wide, down, s)
-    return torch.where(x > 0, s, torch.sqrt(x))  # 0, inf and NaN as IEEE says
-
-
 def _numpy_where(condition, a, b):
     """np.where, but float32 where both choices are Python floats (NumPy would make them float64)."""
     if isinstance(a, float) and isinstance(b, float):
@@ -92,18 +75,6 @@ NUMPY = Ops(
     to_int=lambda x: x.astype(np.int32),
     to_float=lambda n: n.astype(np.float32),
     cat=lambda arrays, axis: np.concatenate(arrays, axis=axis),
-)
-TORCH = Ops(
-    mul=torch.mul,
-    where=torch.where,
-    clip=torch.clamp,
-    round=torch.round,
-    sqrt=_torch_sqrt,
-    to_bits=lambda x: x.view(torch.int32),
-    from_bits=lambda bits: bits.view(torch.float32),
-    to_int=lambda x: x.to(torch.int32),
-    to_float=lambda n: n.to(torch.float32),
-    cat=lambda arrays, axis: torch.cat(arrays, dim=axis),
 )
 
 

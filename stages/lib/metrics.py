@@ -1,4 +1,5 @@
-"""Validation metrics whose every operation is exact (stages/lib/exact.py), tested against scikit-learn's.
+"""Validation metrics and the ROC curve, every operation exact (stages/lib/exact.py), tested against
+scikit-learn's (which the stages do not import: it costs a second, more than the evaluate stage's work).
 
 Accuracy and F1 are ratios of counts, and ROC AUC is one too (Mann-Whitney's rank sum, whose
 partial sums are exact half-integers), so any order gives their bits. Log loss and the Brier score
@@ -9,7 +10,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.stats import rankdata
 
 from stages.lib.cli import UserError
 from stages.lib.exact import NUMPY, log, tree_sum
@@ -34,15 +34,45 @@ def f1(y: np.ndarray, predicted: np.ndarray) -> float:
     return 2 * true_positive / (2 * true_positive + wrong) if true_positive else 0.0
 
 
-def roc_auc(y: np.ndarray, prob: np.ndarray) -> float:
-    """P(a positive row scores above a negative one), ties counting half: (rank sum - n₊(n₊+1)/2) / n₊n₋."""
+def _both_classes(y: np.ndarray) -> tuple[int, int]:
+    """The numbers of positive and negative labels, neither of them 0."""
     positives = int(np.count_nonzero(y == 1))
-    negatives = len(y) - positives
-    if not positives or not negatives:
+    if not positives or positives == len(y):
         raise UserError("ROC AUC needs both classes among the validation rows; raise data.n_samples or "
                         "split.val_fraction in params.yaml")  # fmt: skip
-    rank_sum = float(rankdata(prob)[y == 1].sum())  # halves and integers below 2^53: exact in any order
+    return positives, len(y) - positives
+
+
+def average_ranks(values: np.ndarray) -> np.ndarray:
+    """Each value's rank from 1, tied values sharing their mean rank (scipy's rankdata)."""
+    _, inverse, counts = np.unique(values, return_inverse=True, return_counts=True)
+    last = np.cumsum(counts)
+    return (last - (counts - 1) / 2)[inverse]
+
+
+def roc_auc(y: np.ndarray, prob: np.ndarray) -> float:
+    """P(a positive row scores above a negative one), ties counting half: (rank sum - n₊(n₊+1)/2) / n₊n₋."""
+    positives, negatives = _both_classes(y)
+    rank_sum = float(average_ranks(prob)[y == 1].sum())  # halves and integers below 2^53: exact in any order
     return (rank_sum - positives * (positives + 1) / 2) / (positives * negatives)
+
+
+def roc_curve(y: np.ndarray, prob: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """False and true positive rates at each distinct score taken as the threshold, highest first, and
+    those thresholds, as scikit-learn's roc_curve (drop_intermediate=True) gives them: a first point
+    (0, 0) at threshold +inf, and only the corners of the curve (a point on a straight run is dropped)."""
+    _both_classes(y)
+    order = np.argsort(prob, kind="mergesort")[::-1]
+    score = prob[order]
+    last = np.append(np.flatnonzero(np.diff(score)), len(score) - 1)  # each distinct score's last row
+    true = np.cumsum(y[order] == 1)[last]  # counts: exact
+    false = last + 1 - true
+    threshold = score[last]
+    if len(last) > 2:
+        corner = np.flatnonzero(np.concatenate([[True], np.diff(false, 2) | np.diff(true, 2), [True]]))
+        true, false, threshold = true[corner], false[corner], threshold[corner]
+    true, false = np.append(0, true), np.append(0, false)
+    return false / false[-1], true / true[-1], np.append(np.inf, threshold)
 
 
 def log_loss(y: np.ndarray, prob: np.ndarray) -> float:

@@ -1,20 +1,19 @@
-"""The MLP of the notebooks: n_features → hidden… → 1, a sigmoid output, saved as safetensors."""
+"""The MLP of the notebooks as a torch module (n_features → hidden… → 1, a sigmoid output), saved as
+safetensors. Its layers and file format are stages/lib/mlp.py's, which needs no torch."""
 
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load as load_tensors
 from safetensors.torch import save as save_tensors
 from torch import nn
 
-from stages.lib.cli import UserError
-from stages.lib.exact import NUMPY
 from stages.lib.io import write_atomic
+from stages.lib.mlp import layout, load_weights, mlp_recipe
+from stages.lib.mlp import predict as predict_arrays
 from stages.lib.names import LEAKY_RELU, RELU, TANH
-from stages.lib.net import Recipe, forward
+from stages.lib.net import Recipe
 
 ACTIVATIONS = {RELU: nn.ReLU, TANH: nn.Tanh, LEAKY_RELU: nn.LeakyReLU}
 ACTIVATION_NAMES = {layer: name for name, layer in ACTIVATIONS.items()}
@@ -50,33 +49,25 @@ class Standardize(nn.Module):
         return (x - self.mean) / self.std
 
 
-def widths(hidden: int | Sequence[int]) -> tuple[int, ...]:
-    """Hidden layer widths; a single width means one hidden layer."""
-    return (hidden,) if isinstance(hidden, int) else tuple(hidden)
-
-
 def build_mlp(n_features: int, hidden: int | Sequence[int], activation: str = RELU, dropout: float = 0.0,
               standardize: bool = False) -> nn.Sequential:  # fmt: skip
-    """Linear + activation (+ dropout) per hidden layer, then one sigmoid unit: the output is P(y = 1)."""
-    # Optional layers are left out, not set to identity, so nb1 to nb3 keep their weight names and bytes.
-    layers: list[nn.Module] = [Standardize(n_features)] if standardize else []
-    width = n_features
-    for out in widths(hidden):
-        layers += [nn.Linear(width, out), ACTIVATIONS[activation]()]
-        if dropout > 0:
-            layers.append(DrawnDropout(dropout))
-        width = out
-    return nn.Sequential(*layers, nn.Linear(width, 1), nn.Sigmoid())
-
-
-def describe(n_features: int, hidden: int | Sequence[int]) -> str:
-    """`4→7→7→1`."""
-    return "→".join(str(width) for width in (n_features, *widths(hidden), 1))
-
-
-def count_params(model: nn.Module) -> int:
-    """Number of trainable weights and biases (standardisation statistics are not trained)."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
+    """stages/lib/mlp.py's recipe as torch layers: the output is P(y = 1)."""
+    steps = mlp_recipe(hidden, activation, dropout, standardize)
+    sizes = dict(layout(steps, n_features, hidden))
+    layers: list[nn.Module] = []
+    for kind, *arg in steps:
+        if kind == "standardize":
+            layers.append(Standardize(n_features))
+        elif kind == "linear":
+            width_out, width_in = sizes[f"{arg[0]}.weight"]
+            layers.append(nn.Linear(width_in, width_out))
+        elif kind == "activation":
+            layers.append(ACTIVATIONS[arg[0]]())
+        elif kind == "dropout":
+            layers.append(DrawnDropout(arg[0]))
+        else:
+            layers.append(nn.Sigmoid())
+    return nn.Sequential(*layers)
 
 
 def save_model(model: nn.Module, path: Path) -> None:
@@ -87,22 +78,10 @@ def save_model(model: nn.Module, path: Path) -> None:
 
 def load_model(path: Path, n_features: int, hidden: int | Sequence[int], activation: str = RELU,
                dropout: float = 0.0, standardize: bool = False) -> nn.Sequential:  # fmt: skip
-    """Load a model file into a freshly built MLP, with an error that names a mismatch and its fix."""
-    fix = "run `dvc repro` (or `dvc pull`) to rebuild it"
-    try:
-        tensors = load_tensors(path.read_bytes())
-    except FileNotFoundError:
-        raise UserError(f"{path}: model file not found; {fix}") from None
-    except (SafetensorError, ValueError) as error:
-        raise UserError(f"{path}: corrupt model file ({error}); {fix}") from None
+    """Load a model file into a freshly built MLP, with stages/lib/mlp.py's errors for a bad file."""
+    arrays = load_weights(path, mlp_recipe(hidden, activation, dropout, standardize), n_features, hidden)
     model = build_mlp(n_features, hidden, activation, dropout, standardize)
-    expected = {name: tuple(t.shape) for name, t in model.state_dict().items()}
-    found = {name: tuple(t.shape) for name, t in tensors.items()}
-    if found != expected:
-        raise UserError(f"{path}: weights {found} do not fit a {describe(n_features, hidden)} MLP"
-                        f"{' with standardisation' if standardize else ''} (model and data params "
-                        f"in params.yaml); {fix}")  # fmt: skip
-    model.load_state_dict(tensors)
+    model.load_state_dict({name: torch.from_numpy(array) for name, array in arrays.items()})
     return model.eval()
 
 
@@ -125,5 +104,5 @@ def recipe(model: nn.Sequential) -> Recipe:
 
 def predict(model: nn.Sequential, x: np.ndarray) -> np.ndarray:
     """P(y = 1) (float32) for each row of `x` (no dropout), by stages/lib/net.py's arithmetic, not a BLAS."""
-    state = {name: tensor.detach().numpy()[None] for name, tensor in model.state_dict().items()}
-    return forward(NUMPY, recipe(model), state, state, x[None])[0][0]
+    state = {name: tensor.detach().numpy() for name, tensor in model.state_dict().items()}
+    return predict_arrays(recipe(model), state, x)

@@ -12,9 +12,7 @@ import numpy as np
 from safetensors.numpy import load as load_arrays
 
 from stages.evaluate import THRESHOLD
-from stages.lib.exact import NUMPY
-from stages.lib.model import build_mlp, recipe
-from stages.lib.net import Recipe, forward
+from stages.lib.mlp import mlp_recipe, predict
 from stages.params import Params
 from study.seeds import Seeds, parts
 
@@ -42,12 +40,6 @@ def positions(table: Rows, seeds: int) -> dict[int, int]:
     """Seed index → its row in the table, for the first `seeds` runs that vary every source."""
     return {int(row["index"]): at for at, row in enumerate(table) if row["source"] == "all"
             and int(row["index"]) < seeds}  # fmt: skip
-
-
-def predictions(steps: Recipe, state: dict[str, np.ndarray], x: np.ndarray) -> np.ndarray:
-    """A run's predicted classes for rows `x`, by the evaluate stage's threshold."""
-    weights = {name: value[None] for name, value in state.items()}
-    return forward(NUMPY, steps, weights, weights, x[None])[0][0] >= THRESHOLD
 
 
 def closeness(first: tuple[str, Params], second: tuple[str, Params], tables: dict[str, Rows], runs: Path,
@@ -81,8 +73,9 @@ def _same_predictions(config: Params, row: dict, first: dict, second: dict) -> b
     """Whether two runs on the validation split of `row`'s seeds predict the same class on every row."""
     val = parts(config, Seeds.from_row(row))[1]
     m = config.model
-    steps = recipe(build_mlp(val.x.shape[1], m.hidden, m.activation, m.dropout, config.data.standardize))
-    return bool(np.array_equal(predictions(steps, first, val.x), predictions(steps, second, val.x)))
+    steps = mlp_recipe(m.hidden, m.activation, m.dropout, config.data.standardize)
+    classes = [predict(steps, state, val.x) >= THRESHOLD for state in (first, second)]
+    return bool(np.array_equal(*classes))
 
 
 def run_of(stacked: dict[str, np.ndarray], at: int) -> dict[str, np.ndarray]:
