@@ -4,7 +4,18 @@ import argparse
 import tempfile
 from pathlib import Path
 
-from benchmarks import arithmetic, exact, formats, framework, loop, pipeline, progress, scale, study
+from benchmarks import (
+    arithmetic,
+    breakdown,
+    exact,
+    formats,
+    framework,
+    loop,
+    pipeline,
+    progress,
+    scale,
+    study,
+)
 from benchmarks.common import head, machine
 
 SECTIONS = {
@@ -17,6 +28,7 @@ SECTIONS = {
     "exact": ("Exact arithmetic, before and after", exact.report),
     "progress": ("Progress display, on and off", progress.report),
     "arithmetic": ("The exact arithmetic as PyTorch pieces, and PyTorch's own", arithmetic.report),
+    "breakdown": ("Where `journey experiments`' time goes", breakdown.report),
 }
 
 

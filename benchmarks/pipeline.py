@@ -24,6 +24,11 @@ def pipeline(workdir: Path) -> list[list[str]]:
         lambda i: measure(["dvc", "repro"], fresh_clone(workdir, "repro" if i == 0 else f"repro{i}")),
         lambda i: measure([PYTHON, "-m", "benchmarks.one_process"], fresh_clone(workdir, f"one_process{i}")),
     )
+    lr_change = min(
+        (repro_after_lr_change(workdir / "repro", lr) for lr in LR_CHANGES), key=lambda r: r.seconds
+    )
+    loop = min(loop_seconds(measure([PYTHON, "-m", "benchmarks.one_process", "--loop"], workdir / "repro"))
+               for _ in LR_CHANGES)  # fmt: skip
     rerun = measure(["dvc", "repro"], workdir / "repro")
     for name in OUTPUT_DIRS:
         shutil.rmtree(workdir / "repro" / name)
@@ -31,6 +36,13 @@ def pipeline(workdir: Path) -> list[list[str]]:
     restored = restored_stages(restore)
     return [
         _row("fresh `dvc repro` ÷ same work in one process", repro.seconds, baseline.seconds, 1.5, True),
+        _row(
+            "`dvc repro` after a change of `train.lr` ÷ the training loop alone (in one process)",
+            lr_change.seconds,
+            loop,
+            3.0,
+            True,
+        ),
         _row("rerun `dvc repro`, nothing changed ÷ first run", rerun.seconds, repro.seconds, 0.2, True),
         _row(
             f"`dvc repro` after deleting {', '.join(OUTPUT_DIRS)}/ ÷ first run "
@@ -43,6 +55,21 @@ def pipeline(workdir: Path) -> list[list[str]]:
     ]
 
 
+LR_CHANGES = (0.002, 0.003)  # each a change: the first from params.yaml's 0.001, the second from the first
+
+
+def repro_after_lr_change(repo: Path, lr: float) -> Run:
+    """`dvc repro` after setting `train.lr` in `repo`'s params.yaml (train and evaluate rerun)."""
+    params = repo / "params.yaml"
+    params.write_text(re.sub(r"(?m)^(  lr: ).*$", rf"\g<1>{lr}", params.read_text()))
+    return measure(["dvc", "repro"], repo)
+
+
+def loop_seconds(run: Run) -> float:
+    """The training loop's own seconds, as `benchmarks.one_process --loop` printed them."""
+    return float(re.search(r"LOOP_SECONDS=([0-9.]+)", run.output)[1])
+
+
 def experiments(workdir: Path) -> list[list[str]]:
     """`journey experiments` on a fresh clone against one process, then again with no change."""
     first, baseline = best_of(
@@ -51,10 +78,20 @@ def experiments(workdir: Path) -> list[list[str]]:
             [PYTHON, "-m", "benchmarks.one_process", "--experiments"], fresh_clone(workdir, f"three{i}")
         ),
     )
+    native = min((measure([PYTHON, "-m", "benchmarks.one_process", "--native-loops"], workdir / f"three{i}")
+                  for i in range(REPEATS)), key=lambda run: run.seconds)  # fmt: skip
     rerun = measure([PYTHON, "-m", "journey", "experiments"], workdir / "experiments0")
     return [
         _row(
             "three experiments ÷ one process training all three", first.seconds, baseline.seconds, 2.5, True
+        ),
+        _row(
+            "three experiments ÷ their trainings as a plain PyTorch loop (`train.arithmetic: native`), "
+            "one process",
+            first.seconds,
+            native.seconds,
+            1.0,
+            True,
         ),
         _row("rerun three experiments, nothing changed ÷ first run", rerun.seconds, first.seconds, 0.2, True),
     ]

@@ -195,6 +195,29 @@ def named_experiments(shown: list[dict]) -> dict[str, dict]:
     }
 
 
+def experiment_refs(cwd: Path | None = None) -> str:
+    """DVC's git refs of experiments and its queue, with their commits: a finished experiment is a ref
+    refs/exps/<2 + 38 hex digits>/<name>, and a task queued, started or failed moves a stash ref of
+    refs/exps/celery/. A git call takes milliseconds, a `dvc` one a second or two."""
+    return sh("git", "for-each-ref", "--format=%(objectname) %(refname)", "refs/exps/", cwd=cwd,
+              check=False).stdout  # fmt: skip
+
+
+def any_experiments(cwd: Path | None = None) -> bool:
+    """Whether the repo holds any experiment (a fresh clone holds none, and skips `dvc exp` calls)."""
+    refs = experiment_refs(cwd).split()[1::2]
+    return any(re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/.+", ref) for ref in refs)
+
+
+def wait_for_change(seconds: float, check_every: float = 0.5) -> None:
+    """Sleep `seconds`, or less: until an experiment finishes, or a task starts or fails."""
+    before, deadline = experiment_refs(), time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        time.sleep(min(check_every, max(0.0, deadline - time.monotonic())))
+        if experiment_refs() != before:
+            return
+
+
 def finished_experiments(cwd: Path | None = None) -> dict[str, dict]:
     """The named experiments of HEAD that finished and succeeded, as named_experiments gives them.
 

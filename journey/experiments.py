@@ -10,6 +10,7 @@ from collections import Counter
 from pathlib import Path
 
 from journey.dvc import (
+    any_experiments,
     dvc,
     finished_experiments,
     queue,
@@ -20,13 +21,16 @@ from journey.dvc import (
     sh,
     start_workers,
     uncommitted_changes,
+    wait_for_change,
 )
 from stages.lib.cli import Interrupted, UserError
 from stages.lib.configs import ALL, EVERY_NAMED, NOTEBOOKS, load_experiments
 from stages.lib.progress import Progress
 from stages.params import Params
 
-POLL_SECONDS = 5.0  # each `dvc queue status` costs a second of CPU that the workers need
+# Each `dvc queue status` costs a second of CPU that the workers need: it is called when DVC's refs
+# show that a task started, finished or failed, and at least this often (a run that died moves no ref).
+POLL_SECONDS = 5.0
 MAX_WORKER_RESTARTS = 5
 # A task whose run died (its worker or process killed: out of memory, a crash, kill -9) is rerun this
 # many times, then reported. JOURNEY_RERUNS sets it (the tests use 0).
@@ -48,6 +52,8 @@ def set_param_args(config: Params) -> list[str]:
 
 def up_to_date(experiments: dict[str, Params]) -> list[str]:
     """Names that already have a finished experiment on HEAD with exactly these params: nothing to run."""
+    if not any_experiments():
+        return []
     finished = {
         name: (rev.get("data") or {}).get("params", {}).get("params.yaml", {}).get("data")
         for name, rev in finished_experiments().items()
@@ -58,7 +64,7 @@ def up_to_date(experiments: dict[str, Params]) -> list[str]:
 def clear_previous(names: list[str]) -> None:
     """Remove earlier experiments and queue entries with these names, so a rerun replaces them; a task
     left Running by a run that died (an earlier command killed, say) is marked failed first."""
-    existing = set(dvc("exp", "list", "--name-only").split())
+    existing = set(dvc("exp", "list", "--name-only").split()) if any_experiments() else set()
     if stale := [name for name in names if name in existing]:
         dvc("exp", "remove", *stale)
     tasks, workers = queue_status()
@@ -79,7 +85,7 @@ def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
     restarts, reruns, died = 0, Counter(), set()
     with Progress("experiments", len(runs), "experiment") as progress:
         while True:
-            time.sleep(POLL_SECONDS)
+            wait_for_change(POLL_SECONDS)
             tasks, workers = queue_status()
             for name in [n for n in runs if n not in died and n in tasks and tasks[n].state == "Running"]:
                 if run_died(tasks[name], workers):
