@@ -147,3 +147,34 @@ def test_locks_of_killed_processes_are_released_and_live_ones_kept(tmp_path, mon
     assert release_stale_locks() == [gone.pid]
     left = json.loads((tmp_path / ".dvc/tmp/rwlock").read_text())
     assert left == {"write": {}, "read": {"experiments.yaml": [{"pid": os.getpid(), "cmd": "x"}]}}
+
+
+def git_repo_with_commit(path: Path) -> str:
+    """A git repository at `path` with one commit; its hash."""
+    subprocess.run(["git", "init", "-q"], cwd=path, check=True)
+    identity = ["-c", "user.name=t", "-c", "user.email=t@t"]
+    subprocess.run(["git", *identity, "commit", "-q", "--allow-empty", "-m", "first"], cwd=path, check=True)
+    return subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, check=True, capture_output=True,
+                          text=True).stdout.strip()  # fmt: skip
+
+
+def test_experiment_refs_decide_whether_dvc_exp_calls_are_needed(tmp_path, monkeypatch):
+    commit = git_repo_with_commit(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    subprocess.run(["git", "update-ref", "refs/exps/celery/stash", commit], check=True)
+    assert not dvc.any_experiments()  # a queued task is no experiment yet
+    subprocess.run(["git", "update-ref", f"refs/exps/ab/{'c' * 38}/nb1-bce", commit], check=True)
+    assert dvc.any_experiments()
+
+
+@pytest.mark.parametrize("moves", [True, False])
+def test_the_queue_is_polled_as_soon_as_a_ref_moves(tmp_path, monkeypatch, moves):
+    commit = git_repo_with_commit(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    mover = subprocess.Popen(["sh", "-c", f"sleep 0.3; git update-ref refs/exps/celery/stash {commit}"
+                              if moves else "sleep 0.3"])  # fmt: skip
+    start = time.monotonic()
+    dvc.wait_for_change(4.0, check_every=0.1)
+    waited = time.monotonic() - start
+    mover.wait()
+    assert waited < 2.0 if moves else waited >= 4.0
