@@ -6,8 +6,8 @@ PYTHONPATH for the run records them, so nothing of the project or of DVC is chan
 follows one experiment's path: the command's own DVC calls before the queue runs, the executor's
 setup of its temporary workspace, each stage's process, and the executor's commit of the outputs;
 then the comparison table. Processes overlap (the three experiments run at once), so a row's
-"process seconds" can add up to more than the wall time; "on the critical path" is the wall time
-between milestones of the run.
+wall seconds can add up to more than the command's; a process's CPU seconds are its own (not its
+children's), from start-up to exit.
 """
 
 import json
@@ -27,7 +27,8 @@ _start = time.time()
 
 def _record():
     with open(os.environ["JOURNEY_TRACE"], "a") as log:
-        log.write(json.dumps({"argv": sys.argv, "start": _start, "end": time.time()}) + "\\n")
+        record = {"argv": sys.argv, "start": _start, "end": time.time(), "cpu": time.process_time()}
+        log.write(json.dumps(record) + "\\n")
 
 
 if os.environ.get("JOURNEY_TRACE"):
@@ -47,15 +48,16 @@ def kind(argv: list[str]) -> str:
         if words[:2] == ["exp", "run"] and "--temp" not in argv:
             return "dvc exp run"
         return "dvc " + " ".join(words[:2])
-    if "journey" in argv[0] or argv[:1] == ["-c"]:
+    if Path(argv[0]).parent.name == "journey":
         return "journey experiments"
-    return first or "?"
+    return "benchmark launcher" if argv[:1] == ["-c"] else first or "?"
 
 
 def read_trace(path: Path) -> list[dict]:
     """The log's records, each with its role."""
     records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    return [record | {"kind": kind(record["argv"])} for record in records]
+    typed = [record | {"kind": kind(record["argv"])} for record in records]
+    return [record for record in typed if record["kind"] != "benchmark launcher"]
 
 
 def by_kind(records: list[dict]) -> dict[str, list[dict]]:
@@ -75,9 +77,10 @@ def rows(records: list[dict], wall: float) -> list[list[str]]:
         seconds = [r["end"] - r["start"] for r in group]
         first = min(r["start"] for r in group) - start
         last = max(r["end"] for r in group) - start
-        out.append([name, str(len(group)), f"{sum(seconds):.1f}", f"{statistics.median(seconds):.2f}",
+        cpu, each = sum(r["cpu"] for r in group), statistics.median(seconds)
+        out.append([name, str(len(group)), f"{sum(seconds):.1f}", f"{cpu:.1f}", f"{each:.2f}",
                     f"{first:.1f} → {last:.1f}"])  # fmt: skip
-    out.append(["**whole command (wall)**", "", f"{wall:.1f}", "", f"0.0 → {wall:.1f}"])
+    out.append(["**whole command (wall)**", "", f"{wall:.1f}", "", "", f"0.0 → {wall:.1f}"])
     return out
 
 
@@ -106,6 +109,7 @@ def report(workdir: Path) -> str:
         records, wall = traced_run(workdir, label, commit)
         title = (f"{label} (`{short_hash(commit or 'HEAD')}`): {wall:.1f} s, stage processes "
                  f"{stage_work(records):.1f} s")  # fmt: skip
-        header = ["process", "count", "process seconds, all", "median each", "from → to (s after start)"]
+        header = ["process", "count", "wall seconds, all", "CPU seconds, all", "median wall each",
+                  "from → to (s after start)"]  # fmt: skip
         sections.append(f"**{title}**\n\n{table(header, rows(records, wall))}")
     return "\n\n".join(sections)
