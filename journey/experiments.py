@@ -30,7 +30,7 @@ from stages.params import Params
 
 # Each `dvc queue status` costs a second of CPU that the workers need: it is called when DVC's refs
 # show that a task started, finished or failed, and at least this often (a run that died moves no ref).
-POLL_SECONDS = 5.0
+POLL_SECONDS = 10.0
 MAX_WORKER_RESTARTS = 5
 # A task whose run died (its worker or process killed: out of memory, a crash, kill -9) is rerun this
 # many times, then reported. JOURNEY_RERUNS sets it (the tests use 0).
@@ -80,7 +80,8 @@ def clear_previous(names: list[str]) -> None:
 def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
     """Start `jobs` workers and block until every task of `runs` (name → its `-S` values) has finished,
     restarting workers that stopped and rerunning tasks whose run died (see `journey.dvc.run_died`).
-    Which experiments run, how many finished, and the time left show on stderr."""
+    Which experiments run, how many finished, and the time left show on stderr. Returns the state of
+    each of `runs`, and of any other task still running (another command's)."""
     start_workers(jobs)
     restarts, reruns, died = 0, Counter(), set()
     with Progress("experiments", len(runs), "experiment") as progress:
@@ -106,7 +107,8 @@ def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
             show(progress, states)
             pending = [name for name, state in states.items() if state in ("Queued", "Running")]
             if not pending:
-                return states
+                others = {name: task.state for name, task in tasks.items() if name not in runs}
+                return {name: state for name, state in others.items() if state == "Running"} | states
             if "Queued" in states.values() and "Running" not in states.values() and workers == 0:
                 # DVC's workers can exit early and leave tasks queued; start them again.
                 restarts += 1
@@ -189,8 +191,9 @@ def raise_if_failed(failed: dict[str, str]) -> None:
 
 
 def run_experiments(experiments: dict[str, Params], jobs: int, force: bool = False) -> dict[str, str]:
-    """Queue every experiment not already up to date, run the queue to the end; return those that failed
-    (name → state). On Ctrl-C, stop what it started and say so."""
+    """Queue every experiment not already up to date, run the queue to the end; return the state of
+    those it ran, and of other commands' tasks still running (name → state). On Ctrl-C, stop what it
+    started and say so."""
     done = [] if force or uncommitted_changes() else up_to_date(experiments)
     for name in done:
         print(
@@ -203,18 +206,18 @@ def run_experiments(experiments: dict[str, Params], jobs: int, force: bool = Fal
         clear_previous(names)
         runs = {name: set_param_args(experiments[name])[1::2] for name in names}
         queue(runs)
-        states = wait_for_queue(runs, jobs)
+        return wait_for_queue(runs, jobs)
     except KeyboardInterrupt:
         raise Interrupted(stop(names)) from None
-    return {name: states[name] for name in names if states[name] != "Success"}
 
 
-def comparison_table() -> str:
+def comparison_table(states: dict[str, str] | None = None) -> str:
     """`dvc exp show` as Markdown, with only the params and metrics that differ between rows. DVC shows a
-    task still running (another command's) with the workspace's numbers: it is labelled so."""
+    task still running (another command's) with the workspace's numbers: it is labelled so. `states`
+    (name → state), when the queue was just asked, saves asking again (a second or more)."""
     table = dvc("exp", "show", "--no-pager", "--md", "--hide-queued", "--hide-failed", "--only-changed",
                 "--drop", HIDDEN_COLUMNS)  # fmt: skip
-    for name, state in queue_states().items():
+    for name, state in (queue_states() if states is None else states).items():
         if state == "Running":
             table = table.replace(f"[{name}]", f"[{name}] (running, not finished: not its own numbers)")
     return table
@@ -242,6 +245,6 @@ def command(args: argparse.Namespace) -> None:
     if unknown := [name for name in args.names if name not in experiments]:
         raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
     chosen = {name: experiments[name] for name in args.names or experiments}
-    failed = run_experiments(chosen, jobs=max(1, min(args.jobs, len(chosen))), force=args.force)
-    print(comparison_table())
-    raise_if_failed(failed)
+    states = run_experiments(chosen, jobs=max(1, min(args.jobs, len(chosen))), force=args.force)
+    print(comparison_table(states or None))
+    raise_if_failed({name: state for name, state in states.items() if name in chosen and state != "Success"})

@@ -146,8 +146,10 @@ def test_pieces_are_the_arithmetic_asked_for(small_split):
     assert isinstance(lone.criterion.loss, nn.BCELoss)
 
 
-def test_deterministic_restores_torchs_settings():
+@pytest.mark.parametrize("arithmetic", ["native", "exact"])
+def test_one_thread_inside_and_torchs_settings_restored(arithmetic):
     threads = torch.get_num_threads()
-    with deterministic("native", torch.device("cpu")):
-        assert torch.get_num_threads() == 1 and torch.are_deterministic_algorithms_enabled()
+    with deterministic(arithmetic, torch.device("cpu")):
+        assert torch.get_num_threads() == 1  # exact: a second thread would only spin
+        assert torch.are_deterministic_algorithms_enabled() == (arithmetic == "native")
     assert torch.get_num_threads() == threads and not torch.are_deterministic_algorithms_enabled()

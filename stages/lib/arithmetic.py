@@ -201,17 +201,19 @@ NATIVE_LOSSES = {BCE: nn.BCELoss, MSE: nn.MSELoss}
 
 @contextmanager
 def deterministic(arithmetic: str, device: torch.device):
-    """PyTorch's own kernels give the same bits run after run while inside: one CPU thread (a product
-    split among threads is summed in another order) and torch's deterministic algorithms (on CUDA,
-    cuBLAS's fixed workspace). The exact arithmetic needs neither."""
-    if arithmetic == EXACT:
-        yield
-        return
+    """One CPU thread for torch while inside, and for PyTorch's own kernels its deterministic algorithms.
+
+    PyTorch's own kernels give the same bits run after run with one thread (a product split among
+    threads is summed in another order) and deterministic algorithms (on CUDA, cuBLAS's fixed
+    workspace). The exact arithmetic needs neither for its bits, but its torch calls are too small to
+    share out: a second thread only spins, and took 40% more CPU than the loop's own (benchmarks/README.md,
+    benchmark 13), which the queue's other experiments need."""
     threads, strict = torch.get_num_threads(), torch.are_deterministic_algorithms_enabled()
-    if device.type == "cuda":
-        os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
     torch.set_num_threads(1)
-    torch.use_deterministic_algorithms(True)
+    if arithmetic != EXACT:
+        if device.type == "cuda":
+            os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")
+        torch.use_deterministic_algorithms(True)
     try:
         yield
     finally:
