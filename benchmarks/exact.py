@@ -35,7 +35,9 @@ from pathlib import Path
 import importlib, importlib.util
 import stages
 import torch
-new_layout = importlib.util.find_spec("stages.lib") is not None  # helpers in stages/lib, the study in study/
+# Helpers in stages/lib, the study in study/: asked of the clone's files, since the editable install's
+# finder would find stages.lib in the work tree for a clone that has none.
+new_layout = (Path(stages.__file__).parent / "lib").is_dir()
 lib, study = ("stages.lib", "study") if new_layout else ("stages", "journey")
 configs_module = importlib.import_module(("stages.lib" if new_layout else "journey") + ".configs")
 load_experiments = configs_module.load_experiments
@@ -53,10 +55,11 @@ if side == "before":  # what the old train stage's main() set
 else:
     NUMPY = importlib.import_module(lib + ".exact").NUMPY
     # Since issue 33 the torch operations have a module of their own, imported only for CUDA.
-    torch_home = ".exact_torch" if importlib.util.find_spec(lib + ".exact_torch") else ".exact"
+    has_own = (Path(stages.__file__).parent / "lib/exact_torch.py").exists()
+    torch_home = ".exact_torch" if has_own else ".exact"
     TORCH = importlib.import_module(lib + torch_home).TORCH
     # Since benchmark 12's commit the loop takes a model, loss and optimizer (stages.lib.arithmetic.pieces).
-    as_pieces = importlib.util.find_spec("stages.lib.arithmetic") is not None
+    as_pieces = (Path(stages.__file__).parent / "lib/arithmetic.py").exists()
     Stacked = None if as_pieces else importlib.import_module(lib + ".model").Stacked
     variants = {"NumPy": NUMPY, "exact.TORCH on CPU tensors": TORCH}
 configs = load_experiments(Path("experiments.yaml"))

@@ -1,5 +1,8 @@
 """The one module that runs dvc and git: commands, `dvc exp show` parsing, and DVC's queue API."""
 
+import contextlib
+import functools
+import io
 import json
 import os
 import re
@@ -14,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import psutil
+import yaml
 
 from stages.lib.cli import UserError
 from stages.lib.progress import MODE, Progress, mode
@@ -209,13 +213,33 @@ def any_experiments(cwd: Path | None = None) -> bool:
     return any(re.fullmatch(r"refs/exps/[0-9a-f]{2}/[0-9a-f]{38}/.+", ref) for ref in refs)
 
 
-def wait_for_change(seconds: float, check_every: float = 0.5) -> None:
-    """Sleep `seconds`, or less: until an experiment finishes, or a task starts or fails."""
+def wait_for_change(seconds: float, check_every: float = 0.5, tick: Callable[[], None] | None = None) -> None:
+    """Sleep `seconds`, or less: until an experiment finishes, or a task starts or fails; `tick` is
+    called every `check_every` seconds meanwhile."""
     before, deadline = experiment_refs(), time.monotonic() + seconds
     while time.monotonic() < deadline:
         time.sleep(min(check_every, max(0.0, deadline - time.monotonic())))
+        if tick:
+            tick()
         if experiment_refs() != before:
             return
+
+
+def live_epoch(task: "Task") -> int:
+    """The last epoch a running task's DVCLive summary records (the train stage's `metrics` in
+    dvc.yaml, in the task's temporary copy of the repo), 0 before its first or when unreadable."""
+    record = run_record(task.id, ".run")
+    try:
+        return int(json.loads((Path(record["root_dir"]) / live_summary()).read_text())["step"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return 0
+
+
+@functools.cache
+def live_summary() -> str:
+    """The path of DVCLive's summary, as dvc.yaml's train stage declares it."""
+    stage = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]["train"]
+    return next(iter(stage["metrics"][0]))
 
 
 def finished_experiments(cwd: Path | None = None) -> dict[str, dict]:
@@ -385,14 +409,17 @@ def run_died(task: Task, workers: int) -> bool:
 
 def queue(runs: dict[str, list[str]]) -> None:
     """`dvc exp run --queue --name NAME -S ...` for each name → its `section.key=value` list, through
-    DVC's Python API in one process: a `dvc` start-up per experiment cost 1.7 s, 2 minutes for 70."""
+    DVC's Python API in one process: a `dvc` start-up per experiment cost 1.7 s, 2 minutes for 70. DVC's
+    "Waiting to acquire lock" bar, drawn while a worker holds the repo's lock a moment, is kept off the
+    terminal: it says nothing the user can act on (a lock never freed ends in the error below)."""
     from dvc.exceptions import DvcException
     from dvc.repo import Repo
 
     with Repo(".") as repo:
         for name, params in runs.items():
             try:
-                repo.experiments.run(name=name, queue=True, params=params)
+                with contextlib.redirect_stderr(io.StringIO()):
+                    repo.experiments.run(name=name, queue=True, params=params)
             except DvcException as error:
                 raise UserError(f"could not queue {name}: {error}") from None
             print(f"queued {name}", file=sys.stderr, flush=True)

@@ -9,10 +9,13 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from journey import compare
 from journey.dvc import (
+    Task,
     any_experiments,
     dvc,
     finished_experiments,
+    live_epoch,
     queue,
     queue_states,
     queue_status,
@@ -24,7 +27,7 @@ from journey.dvc import (
     wait_for_change,
 )
 from stages.lib.cli import Interrupted, UserError
-from stages.lib.configs import ALL, EVERY_NAMED, NOTEBOOKS, load_experiments
+from stages.lib.configs import ALL, EVERY_NAMED, NOTEBOOKS, check_names, load_experiments
 from stages.lib.progress import Progress
 from stages.params import Params
 
@@ -77,16 +80,22 @@ def clear_previous(names: list[str]) -> None:
         dvc("queue", "remove", *stale_tasks)
 
 
-def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
+def wait_for_queue(
+    runs: dict[str, list[str]], jobs: int, epochs: dict[str, int] | None = None
+) -> dict[str, str]:
     """Start `jobs` workers and block until every task of `runs` (name → its `-S` values) has finished,
     restarting workers that stopped and rerunning tasks whose run died (see `journey.dvc.run_died`).
-    Which experiments run, how many finished, and the time left show on stderr. Returns the state of
-    each of `runs`, and of any other task still running (another command's)."""
+    Which experiments run, the epochs trained over all of them (`epochs`: each one's), and the time
+    left show on stderr. Returns the state of each of `runs`, and of any other task still running
+    (another command's)."""
     start_workers(jobs)
     restarts, reruns, died = 0, Counter(), set()
-    with Progress("experiments", len(runs), "experiment") as progress:
+    epochs = epochs or dict.fromkeys(runs, 1)
+    states, tasks = dict.fromkeys(runs, "Queued"), {}
+    with Progress("experiments", sum(epochs.values()), "epoch") as progress:
         while True:
-            wait_for_change(POLL_SECONDS)
+            seen = (states, tasks)  # what the last `dvc queue status` said, for the epochs counted meanwhile
+            wait_for_change(POLL_SECONDS, tick=lambda seen=seen: show(progress, *seen, epochs))
             tasks, workers = queue_status()
             for name in [n for n in runs if n not in died and n in tasks and tasks[n].state == "Running"]:
                 if run_died(tasks[name], workers):
@@ -104,7 +113,7 @@ def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
                         start_workers(1)
             states = {name: DIED if name in died else tasks[name].state if name in tasks else "missing"
                       for name in runs}  # fmt: skip
-            show(progress, states)
+            show(progress, states, tasks, epochs)
             pending = [name for name, state in states.items() if state in ("Queued", "Running")]
             if not pending:
                 others = {name: task.state for name, task in tasks.items() if name not in runs}
@@ -118,12 +127,14 @@ def wait_for_queue(runs: dict[str, list[str]], jobs: int) -> dict[str, str]:
                 start_workers(min(jobs, len(pending)))
 
 
-def show(progress: Progress, states: dict[str, str]) -> None:
-    """How many experiments finished, and which run now (or that they wait for a worker)."""
-    finished = sum(state not in ("Queued", "Running") for state in states.values())
+def show(progress: Progress, states: dict[str, str], tasks: dict[str, Task], epochs: dict[str, int]) -> None:
+    """The epochs trained over all experiments (a finished one's all, a running one's as far as its
+    DVCLive summary has got), and which run now (or that they wait for a worker)."""
     running = [name for name, state in states.items() if state == "Running"]
-    progress.advance(finished - progress.done)
-    if finished < len(states):  # once all finished, the closing line says so
+    done = sum(epochs[name] for name, state in states.items() if state not in ("Queued", "Running"))
+    done += sum(min(live_epoch(tasks[name]), epochs[name]) for name in running if name in tasks)
+    progress.advance(max(0, done - progress.done))  # a rerun starts its epochs again: count on
+    if any(state in ("Queued", "Running") for state in states.values()):  # else the closing line says it
         progress.running(f"running {', '.join(running)}" if running else "queued")  # a line if it changed
     progress.refresh()
 
@@ -206,15 +217,28 @@ def run_experiments(experiments: dict[str, Params], jobs: int, force: bool = Fal
         clear_previous(names)
         runs = {name: set_param_args(experiments[name])[1::2] for name in names}
         queue(runs)
-        return wait_for_queue(runs, jobs)
+        return wait_for_queue(runs, jobs, {name: experiments[name].train.epochs for name in names})
     except KeyboardInterrupt:
         raise Interrupted(stop(names)) from None
 
 
-def comparison_table(states: dict[str, str] | None = None) -> str:
-    """`dvc exp show` as Markdown, with only the params and metrics that differ between rows. DVC shows a
-    task still running (another command's) with the workspace's numbers: it is labelled so. `states`
+def comparison(order: list[str], states: dict[str, str] | None = None, full: bool = False) -> str:
+    """The finished experiments of this commit, `order`'s first (journey/compare.py's table, or with
+    `full` `dvc exp show`'s); and any task still running, another command's, named below it. `states`
     (name → state), when the queue was just asked, saves asking again (a second or more)."""
+    if full:
+        return full_table(states)
+    finished = finished_experiments()
+    rows = {name: finished[name] for name in [*order, *sorted(finished)] if name in finished}
+    running = [name for name, state in (queue_states() if states is None else states).items()
+               if state == "Running"]  # fmt: skip
+    note = f"\n\nStill running, started by another command: {', '.join(running)}" if running else ""
+    return compare.table(rows) + note
+
+
+def full_table(states: dict[str, str] | None = None) -> str:
+    """`dvc exp show` as Markdown, with only the params and metrics that differ between rows. DVC shows a
+    task still running (another command's) with the workspace's numbers: it is labelled so."""
     table = dvc("exp", "show", "--no-pager", "--md", "--hide-queued", "--hide-failed", "--only-changed",
                 "--drop", HIDDEN_COLUMNS)  # fmt: skip
     for name, state in (queue_states() if states is None else states).items():
@@ -231,6 +255,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--file", type=Path, default=Path("experiments.yaml"))
     parser.add_argument("--force", action="store_true", help="rerun experiments that are up to date")
+    parser.add_argument("--full", action="store_true",
+                        help="print DVC's whole `dvc exp show` table, every param and metric")  # fmt: skip
     # Workers spend much of their time in DVC and git bookkeeping, so one more than the cores pays:
     # on 2 cores the three notebooks take 75 s with 3 workers and 86 s with 2 (benchmarks/README.md).
     parser.add_argument("--jobs", type=int, default=(os.cpu_count() or 1) + 1, help="parallel queue workers")
@@ -242,9 +268,8 @@ def command(args: argparse.Namespace) -> None:
         raise UserError(f"--jobs {args.jobs}: must be 1 or more")
     groups = EVERY_NAMED if args.names else ALL if args.all else NOTEBOOKS
     experiments = load_experiments(args.file, groups)
-    if unknown := [name for name in args.names if name not in experiments]:
-        raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
+    check_names(args.names, args.file)
     chosen = {name: experiments[name] for name in args.names or experiments}
     states = run_experiments(chosen, jobs=max(1, min(args.jobs, len(chosen))), force=args.force)
-    print(comparison_table(states or None))
+    print(comparison(list(load_experiments(args.file, EVERY_NAMED)), states or None, args.full))
     raise_if_failed({name: state for name, state in states.items() if name in chosen and state != "Success"})

@@ -14,7 +14,7 @@ from journey.agreement import Differences, compare
 from journey.dvc import finished_experiments
 from stages.generate import dataset
 from stages.lib.cli import UserError
-from stages.lib.configs import ALL, EVERY_NAMED, NOTEBOOKS, load_experiments
+from stages.lib.configs import ALL, EVERY_NAMED, NOTEBOOKS, check_names, load_experiments
 from stages.lib.names import JAX, NATIVE, RELU, TORCH
 from stages.params import Params
 
@@ -80,8 +80,7 @@ def table(rows: list[str]) -> str:
 def command(args: argparse.Namespace) -> None:
     """Print the table of the notebooks (or, with --all, every named experiment) that DVC has finished."""
     experiments = load_experiments(args.file, EVERY_NAMED if args.names else ALL if args.all else NOTEBOOKS)
-    if unknown := [name for name in args.names if name not in experiments]:
-        raise UserError(f"unknown experiment(s) {unknown}; {args.file} defines {', '.join(experiments)}")
+    check_names(args.names, args.file)
     experiments = {name: experiments[name] for name in args.names or experiments}
     finished = finished_experiments()
     if missing := [name for name in experiments if name not in finished]:

@@ -4,17 +4,18 @@ It reads the model file as NumPy arrays and predicts with the exact arithmetic o
 neither torch nor scikit-learn (tests/test_imports.py pins that).
 """
 
-import io
 from pathlib import Path
 
 import numpy as np
 
 from stages.lib.cli import parse_paths, run
 from stages.lib.diagnosis import diagnose
-from stages.lib.io import Dataset, History, read_history, read_splits, write_atomic, write_json, write_table
+from stages.lib.drawing import CAPTION, draw_boundary, plane_for, save_png
+from stages.lib.io import Dataset, History, read_live_history, read_splits, write_json, write_table
 from stages.lib.metrics import VALIDATION, brier, log_loss, roc_curve
 from stages.lib.mlp import count_params, load_weights, mlp_recipe, predict
 from stages.lib.names import BCE, MSE
+from stages.lib.net import Recipe
 from stages.params import DataParams, ModelParams, TrainParams, load_section
 
 # The training objective of each loss: BCE is log loss, MSE is the Brier score.
@@ -83,14 +84,19 @@ def write_confusion(path: Path, data: Dataset, prob: np.ndarray) -> None:
     write_table(path, {"actual": data.y, "predicted": predicted}, {"actual": "%d", "predicted": "%d"})
 
 
-def plot_history(path: Path, history: History, loss: str) -> None:
-    """Train and validation loss per epoch, as a PNG."""
+def _figure(width: float, height: float):
+    """A new matplotlib figure and axes, matplotlib loaded only now (evaluate draws nothing else)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(6, 4), dpi=100)
+    return plt.subplots(figsize=(width, height), dpi=100)
+
+
+def plot_history(path: Path, history: History, loss: str) -> None:
+    """Train and validation loss per epoch, as a PNG."""
+    figure, axes = _figure(6, 4)
     epochs = np.arange(1, len(history.train_loss) + 1, dtype=np.float64)
     axes.plot(epochs, history.train_loss, label="train")
     axes.plot(epochs, history.val_loss, label="validation")
@@ -98,22 +104,32 @@ def plot_history(path: Path, history: History, loss: str) -> None:
     axes.grid(alpha=0.3)
     axes.legend()
     figure.tight_layout()
-    png = io.BytesIO()
-    figure.savefig(png, format="png", metadata={"Software": None})  # no version string in the bytes
-    plt.close(figure)
-    write_atomic(path, png.getvalue())
+    save_png(figure, path)
+
+
+def plot_boundary(path: Path, steps: Recipe, weights: dict[str, np.ndarray], train: Dataset, val: Dataset,
+                  synthetic: bool) -> None:  # fmt: skip
+    """The model's decision boundary over the validation points, as a PNG (stages/lib/drawing.py)."""
+    figure, axes = _figure(5.5, 5.5)
+    draw_boundary(
+        axes, steps, weights, val, plane_for(train, synthetic), "Decision boundary, validation points"
+    )
+    figure.text(0.5, 0.01, CAPTION, ha="center", fontsize=8)
+    figure.tight_layout(rect=(0, 0.03, 1, 1))
+    save_png(figure, path)
 
 
 def main() -> None:
-    """Read --model, --train, --val and --history; write --metrics, --roc, --confusion and --loss-plot."""
+    """Read --model, --train, --val and the loss curves DVCLive logged in --live; write --metrics, --roc,
+    --confusion, --loss-plot and --boundary-plot."""
     args = parse_paths(
-        __doc__, "model", "train", "val", "history", "metrics", "roc", "confusion", "loss-plot"
+        __doc__, "model", "train", "val", "live", "metrics", "roc", "confusion", "loss-plot", "boundary-plot"
     )
     m = load_section(args.params, "model", ModelParams)
     d = load_section(args.params, "data", DataParams)
     loss = load_section(args.params, "train", TrainParams).loss
     train, val = read_splits(args.train, args.val)
-    history = read_history(args.history)
+    history = read_live_history(args.live)
     n_features = train.x.shape[1]
     steps = mlp_recipe(m.hidden, m.activation, m.dropout, d.standardize)
     weights = load_weights(args.model, steps, n_features, m.hidden)
@@ -122,6 +138,7 @@ def main() -> None:
     write_confusion(args.confusion, val, val_prob)
     plot_history(args.loss_plot, history, loss)
     synthetic = d.source == "synthetic"
+    plot_boundary(args.boundary_plot, steps, weights, train, val, synthetic)
     document = evaluate(
         count_params(n_features, m.hidden), loss, train, val, train_prob, val_prob, history, synthetic
     )

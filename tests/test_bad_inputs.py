@@ -21,7 +21,7 @@ from stages.lib.cli import run
 GENERATE, SPLIT, TRAIN, EVALUATE = (
     [module, *argv] for name, (module, argv) in stage_calls(ROOT / "dvc.yaml").items() if name != "params"
 )
-OUTPUT_FOLDERS = ("data", "models", "eval")
+OUTPUT_FOLDERS = ("data", "models", "dvclive", "eval")
 SMALL = {"data": {"n_samples": 200}, "train": {"epochs": 3}}
 
 
@@ -214,14 +214,16 @@ CASES = [
     ("model truncated", EVALUATE, truncate("models/model.safetensors"), r"corrupt model file"),
     ("model is a pickle", EVALUATE, write("models/model.safetensors", pickle.dumps(ExecutesOnLoad())), r"corrupt model file"),
     ("model of another size", EVALUATE, param("model.hidden", 5), r"do not fit a 2→5→1 MLP \(model and data params in params\.yaml\)"),
-    ("history missing", EVALUATE, delete("models/history.csv"), r"models/history\.csv: missing or corrupt.*dvc repro train"),
-    ("history garbage", EVALUATE, write("models/history.csv", "epoch,train_loss,val_loss\n1,abc,0.5\n"), r"models/history\.csv: missing or corrupt"),
+    ("curve missing", EVALUATE, delete("dvclive/plots/metrics/val/loss.tsv"), r"dvclive/plots/metrics/val/loss\.tsv: missing or corrupt.*dvc repro train"),
+    ("curve garbage", EVALUATE, write("dvclive/plots/metrics/train/loss.tsv", "step\tloss\n1\tabc\n"), r"train/loss\.tsv: missing or corrupt"),
+    ("curve skips a step", EVALUATE, write("dvclive/plots/metrics/train/loss.tsv", "step\tloss\n1\t0.5\n3\t0.4\n"), r"train/loss\.tsv: expected columns step, loss with steps 1, 2, 3"),
+    ("curves of other lengths", EVALUATE, edit("dvclive/plots/metrics/val/loss.tsv", lambda t: "".join(t.splitlines(True)[:-1])), r"dvclive: the train and val loss curves have 3 and 2 epochs"),
     # command-line arguments
     ("no output path", ["stages.generate"], nothing, r"the following arguments are required: --out"),
     ("unknown option", [*SPLIT, "--bogus"], nothing, r"unrecognized arguments: --bogus"),
     ("params file missing", [*GENERATE, "--params", "nope.yaml"], nothing, r"nope\.yaml: file not found"),
     ("output under a file", ["stages.generate", "--out", "params.yaml/raw.csv"], nothing, r"params\.yaml/raw\.csv: cannot write"),
-    ("unknown experiment", ["journey.cli", "experiments", "nb9"], nothing, r"unknown experiment\(s\) \['nb9'\]; experiments\.yaml defines nb1-bce"),
+    ("unknown experiment", ["journey.cli", "experiments", "nb9"], nothing, r"unknown experiment nb9; experiments\.yaml names nb1-bce, nb2-mse, nb3-mse-l2 \(the notebooks, the default\) and, with --all, also nb4"),
     ("zero jobs", ["journey.cli", "experiments", "--jobs", "0"], nothing, r"--jobs 0: must be 1 or more"),
     ("experiments file missing", ["journey.cli", "experiments", "--file", "nope.yaml"], nothing, r"nope\.yaml: file not found"),
 ]  # fmt: skip

@@ -7,6 +7,7 @@ import pytest
 from conftest import make_params
 
 from stages.lib.configs import Lesson
+from stages.lib.drawing import save_png
 from stages.lib.io import History, write_history
 from study.lib import figures
 from study.seeds import METRIC_COLUMNS, SEED_COLUMNS
@@ -51,6 +52,6 @@ def test_loss_curves_draw_train_and_validation_per_config_one_panel_per_lesson(c
 
 def test_saving_a_figure_twice_gives_the_same_bytes(tmp_path):
     tables = {"a": rows("a", [0.90, 0.92, 0.94])}
-    figures.save(figures.metric_bars(tables), tmp_path / "1.png")
-    figures.save(figures.metric_bars(tables), tmp_path / "2.png")
+    save_png(figures.metric_bars(tables), tmp_path / "1.png")
+    save_png(figures.metric_bars(tables), tmp_path / "2.png")
     assert (tmp_path / "1.png").read_bytes() == (tmp_path / "2.png").read_bytes()

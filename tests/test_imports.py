@@ -20,7 +20,9 @@ PINNED = {
     "params": {"numpy", "yaml"},
     "generate": {"numpy", "yaml"},
     "split": {"numpy", "yaml"},
-    "train": {"numpy", "yaml", "torch", "safetensors", "tqdm"},
+    # DVCLive, the train stage's logger, imports DVC, psutil and pandas itself (their cost: benchmark
+    # 13 in benchmarks/README.md).
+    "train": {"numpy", "yaml", "torch", "safetensors", "tqdm", "dvclive", "dvc", "psutil", "pandas"},
     "evaluate": {"numpy", "yaml", "safetensors", "matplotlib"},  # no torch, no scikit-learn
 }
 JAX_TRAIN = PINNED["train"] | {"jax", "optax"}  # the initial weights and draws still come from torch

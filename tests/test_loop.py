@@ -1,9 +1,12 @@
 """The training loop (stages/lib/loop.py): a copy beside others gets its lone bits, through either ops."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
 from conftest import make_params
+from dvclive import Live
 from torch import nn
 
 from stages.lib import exact
@@ -11,7 +14,7 @@ from stages.lib.arithmetic import pieces
 from stages.lib.draws import Draws, initial_model
 from stages.lib.exact import NUMPY
 from stages.lib.exact_torch import TORCH
-from stages.lib.io import Dataset
+from stages.lib.io import Dataset, read_live_history
 from stages.lib.loop import fit
 from stages.train import train, train_copies
 
@@ -62,3 +65,34 @@ def test_torch_ops_train_to_numpys_bits(small_split, loss, activation):
     through_numpy = fitted_flat(small_split, NUMPY, loss, activation)
     assert through_torch.dtype == through_numpy.dtype == np.float32
     assert through_torch.view(np.int32).tolist() == through_numpy.view(np.int32).tolist()
+
+
+@pytest.mark.parametrize(
+    ("framework", "arithmetic"),
+    [("torch", "exact"), ("torch", "native"), ("jax", "exact"), ("jax", "native")],
+)
+def test_a_lone_run_logs_each_epoch_to_dvclive_as_its_history(small_split, tmp_path, framework, arithmetic):
+    if framework == "jax":
+        pytest.importorskip("optax")
+    params = make_params(epochs=4, framework=framework, arithmetic=arithmetic)
+    with Live(str(tmp_path / "live"), dvcyaml=None, save_dvc_exp=False) as live:
+        _, history = train(*small_split, params, live=live)
+    logged = read_live_history(tmp_path / "live")
+    assert logged.train_loss == [round(loss, 6) for loss in history.train_loss]
+    assert logged.val_loss == [round(loss, 6) for loss in history.val_loss]
+    summary = json.loads((tmp_path / "live" / "metrics.json").read_text())
+    assert summary == {
+        "train": {"loss": logged.train_loss[-1]},
+        "val": {"loss": logged.val_loss[-1]},
+        "step": 4,
+    }
+    lines = (tmp_path / "live/plots/metrics/train/loss.tsv").read_text().splitlines()
+    assert lines[0] == "step\tloss" and [line.split("\t")[0] for line in lines[1:]] == ["1", "2", "3", "4"]
+
+
+def test_dvclive_logs_only_a_lone_run(small_split, tmp_path):
+    with (
+        Live(str(tmp_path / "live"), dvcyaml=None, save_dvc_exp=False) as live,
+        pytest.raises(AssertionError),
+    ):
+        train_copies([small_split[0]] * 2, [small_split[1]] * 2, [0, 1], make_params(epochs=2), live=live)

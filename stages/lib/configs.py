@@ -29,6 +29,17 @@ def load_experiments(path: Path, groups: tuple[str, ...] = NOTEBOOKS) -> dict[st
     return {name: _resolve(path, name, defaults, changes or {}) for name, changes in experiments.items()}
 
 
+def check_names(names: list[str], path: Path) -> None:
+    """A UserError for names experiments.yaml does not define, listing those the `journey` commands run:
+    the notebooks by default, the others with --all (the study's own configs, though runnable by name,
+    are not offered)."""
+    if unknown := [name for name in names if name not in load_experiments(path, EVERY_NAMED)]:
+        notebooks = list(load_experiments(path, NOTEBOOKS))
+        others = [name for name in load_experiments(path, ALL) if name not in notebooks]
+        raise UserError(f"unknown experiment {', '.join(unknown)}; {path} names {', '.join(notebooks)} (the "
+                        f"notebooks, the default) and, with --all, also {', '.join(others)}")  # fmt: skip
+
+
 def _resolve(path: Path, name: str, defaults: dict, changes: dict) -> Params:
     unknown = set(changes) - set(SECTIONS)
     if unknown:

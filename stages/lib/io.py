@@ -143,6 +143,28 @@ def write_history(path: Path, history: History) -> None:
     write_table(path, columns, HISTORY_FORMATS)
 
 
+def read_live_history(live: Path) -> History:
+    """The loss curves stages/lib/loop.py logged with DVCLive into folder `live`: its metrics train/loss and
+    val/loss, one file each (plots/metrics/<split>/loss.tsv, tab-separated: step, loss)."""
+    curves = []
+    for split in ("train", "val"):
+        path = live / "plots" / "metrics" / split / "loss.tsv"
+        fix = "run `dvc repro train`"
+        try:
+            header = path.open().readline().strip().split("\t")
+            table = np.loadtxt(path, delimiter="\t", skiprows=1, ndmin=2)
+        except (OSError, ValueError) as error:
+            raise UserError(f"{path}: missing or corrupt ({error}); {fix}") from None
+        epochs = np.arange(1, len(table) + 1)
+        if header != ["step", "loss"] or table.shape[1:] != (2,) or not np.array_equal(table[:, 0], epochs):
+            raise UserError(f"{path}: expected columns step, loss with steps 1, 2, 3…; {fix}")
+        curves.append(table[:, 1].tolist())
+    if len(curves[0]) != len(curves[1]) or not curves[0]:
+        raise UserError(f"{live}: the train and val loss curves have {len(curves[0])} and {len(curves[1])} "
+                        f"epochs; {fix}")  # fmt: skip
+    return History(train_loss=curves[0], val_loss=curves[1])
+
+
 def read_history(path: Path) -> History:
     """The loss curves write_history wrote, as it rounded them."""
     try:

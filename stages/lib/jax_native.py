@@ -20,6 +20,7 @@ from torch import nn
 
 from stages.lib.draws import Draws
 from stages.lib.io import Dataset
+from stages.lib.loop import log_epoch
 from stages.lib.names import BCE, LEAKY_RELU, RELU, TANH
 from stages.lib.net import Recipe
 from stages.lib.progress import Progress
@@ -99,7 +100,7 @@ def epoch(state: tuple, stats: dict, data: tuple, order: jax.Array, keeps: tuple
 
 
 def fit(model: nn.Sequential, steps: Recipe, draws: Draws, train: Dataset, val: Dataset, t: TrainParams,
-        progress: Progress | None = None) -> Trained:  # fmt: skip
+        progress: Progress | None = None, live=None) -> Trained:  # fmt: skip
     """Train `model`'s weights (a copy) with optax's Adam on mini-batches in the order of `draws`."""
     params = {name: jnp.asarray(value.detach().numpy()) for name, value in model.named_parameters()}
     stats = {name: jnp.asarray(value.numpy()) for name, value in model.named_buffers()}
@@ -114,6 +115,8 @@ def fit(model: nn.Sequential, steps: Recipe, draws: Draws, train: Dataset, val: 
         keeps = (tuple(mask[:, 0] for mask in stacked), tuple(mask[0] for mask in tail))  # no copy axis
         state, losses = epoch(state, stats, data, order, keeps, **options)
         curves.append(losses)
+        if live:  # one epoch's losses to DVCLive: waits for them, as a PyTorch loop would
+            log_epoch(live, len(curves), *(float(loss) for loss in np.asarray(losses)))
         if progress and progress.shown:
             jax.block_until_ready(losses)  # JAX runs ahead of Python: count epochs done, not dispatched
             progress.advance()

@@ -1,5 +1,6 @@
 """The training loop, as a PyTorch user writes it: forward, loss, backward(), optimizer step; every copy
-of a model side by side, in either arithmetic (stages/lib/arithmetic.py)."""
+of a model side by side, in either arithmetic (stages/lib/arithmetic.py). A lone run logs each epoch's
+losses to DVCLive, as DVC users do."""
 
 import math
 from collections.abc import Sequence
@@ -13,6 +14,17 @@ from stages.lib.draws import Draws
 from stages.lib.io import Dataset, History
 from stages.lib.progress import Progress
 from stages.params import TrainParams
+
+LOSS_DIGITS = 6  # the curves as DVCLive's files keep them: the same bytes on every machine and run
+
+
+def log_epoch(live, epoch: int, train_loss: float, val_loss: float) -> None:
+    """One epoch's losses to DVCLive (`dvclive.Live`), then its next step, which DVC reads while the run
+    goes on: `dvc exp show` shows the latest epoch, DVC's VS Code extension draws the curves."""
+    live.step = epoch  # epochs count from 1, as the diagnosis and the loss plot count them
+    live.log_metric("train/loss", round(train_loss, LOSS_DIGITS))
+    live.log_metric("val/loss", round(val_loss, LOSS_DIGITS))
+    live.next_step()
 
 
 def stacked_tensors(parts: Sequence[Dataset], device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
@@ -29,9 +41,11 @@ def fit(
     vals: Sequence[Dataset],
     t: TrainParams,
     progress: Progress | None = None,
+    live=None,
 ) -> list[History]:
     """Adam on shuffled mini-batches (L2 through weight_decay), each copy on its own data, in the order
-    and with the dropout masks of its own draws; stops with an error if the loss diverges."""
+    and with the dropout masks of its own draws; stops with an error if the loss diverges. With `live`
+    (a `dvclive.Live`, one copy only), each epoch's losses go to DVCLive."""
     model, criterion, optimizer = pieces.model, pieces.criterion, pieces.optimizer
     device = next(model.parameters()).device
     (x, y), (x_val, y_val) = stacked_tensors(trains, device), stacked_tensors(vals, device)
@@ -62,6 +76,8 @@ def fit(
                 raise diverged(epoch, f"train loss {train_loss}", t.lr)
             history.train_loss.append(train_loss)
             history.val_loss.append(val_loss)
+        if live:
+            log_epoch(live, epoch, train_losses.item(), val_losses.item())
         if progress:
             progress.advance()
     return histories

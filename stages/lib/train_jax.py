@@ -25,6 +25,7 @@ from stages.lib.arithmetic import Stacked
 from stages.lib.draws import Draws
 from stages.lib.exact import Ops
 from stages.lib.io import Dataset
+from stages.lib.loop import log_epoch
 from stages.lib.net import Layout, Recipe, forward, gradient, mean_loss, unflatten
 from stages.lib.progress import Progress
 from stages.params import TrainParams
@@ -121,7 +122,7 @@ def schedule(corrections: BiasCorrection, count: int) -> np.ndarray:
 
 
 def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, t: TrainParams,
-        progress: Progress | None = None) -> Trained:  # fmt: skip
+        progress: Progress | None = None, live=None) -> Trained:  # fmt: skip
     """Train a copy of `model`'s weights with Adam on shuffled mini-batches in the order of `draws`."""
     stacked = Stacked([model])
     stats = {name: jnp.asarray(value) for name, value in stacked.stats.items()}
@@ -139,6 +140,8 @@ def fit(model: nn.Sequential, draws: Draws, train: Dataset, val: Dataset, t: Tra
             state, stats, data, order, keeps, schedule(corrections, batches), zero, **options
         )
         curves.append(losses)
+        if live:  # one epoch's losses to DVCLive: waits for them, as a PyTorch loop would
+            log_epoch(live, len(curves), *(float(loss) for loss in np.asarray(losses)))
         if progress and progress.shown:
             jax.block_until_ready(losses)  # JAX runs ahead of Python: count epochs done, not dispatched
             progress.advance()

@@ -1,31 +1,29 @@
 """The report's figures: loss curves per lesson, metric bars with CI whiskers, decision boundaries.
 
 They are drawn from the seeds stage's outputs: each config's mean curves, its table, its first model.
-For more than two features the decision boundary is drawn in the plane of the two directions the
-label rule reads (u: the scaled sum of the even-indexed features, v: of the odd ones): validation
-points are projected onto it, and the model is evaluated on it with every other direction at 0.
+The decision boundaries are the evaluate stage's drawing (stages/lib/drawing.py): for more than two
+features, in the plane of the two directions the label rule reads.
 """
 
-import io
 from pathlib import Path
 
 import matplotlib
 import numpy as np
-from safetensors.torch import load as load_tensors
+from safetensors.numpy import load as load_arrays
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
-from stages.generate import BALANCE_OFFSET, rule_plane
-from stages.lib.io import read_history, write_atomic
+from stages.generate import BALANCE_OFFSET
+from stages.lib.drawing import CAPTION, draw_boundary, plane_for, save_png
+from stages.lib.io import read_history
 from stages.lib.metrics import VALIDATION
-from stages.lib.model import build_mlp, predict
+from stages.lib.mlp import mlp_recipe
 from stages.params import Params
 from study.lib.stats import summarize
 from study.seeds import Seeds, by_index, parts
 
 METRIC_LABELS = {metric.name: metric.label for metric in VALIDATION}
-GRID = np.linspace(-3, 3, 241)
 
 
 def draw_all(out: Path, runs: Path, tables: dict, lessons: list, configs: dict[str, Params]) -> list[str]:
@@ -36,16 +34,8 @@ def draw_all(out: Path, runs: Path, tables: dict, lessons: list, configs: dict[s
         "decision_boundaries.png": decision_boundaries(runs, configs, tables),
     }
     for name, figure in figures.items():
-        save(figure, out / name)
+        save_png(figure, out / name)
     return list(figures)
-
-
-def save(figure, path: Path) -> None:
-    """PNG without a version stamp, so the same runs give the same bytes."""
-    png = io.BytesIO()
-    figure.savefig(png, format="png", metadata={"Software": None})
-    plt.close(figure)
-    write_atomic(path, png.getvalue())
 
 
 def loss_curves(runs: Path, configs: dict, lessons: list):
@@ -103,41 +93,26 @@ def metric_bars(tables: dict):
 
 
 def _first_run(runs: Path, config: Params, name: str, row: dict):
-    """The model and validation split of the config's first run (row 0 of its table)."""
-    seeds = Seeds.from_row(row)
-    val = parts(config, seeds)[1]
+    """The recipe, weights, train and validation splits of the config's first run (row 0 of its table)."""
+    train, val = parts(config, Seeds.from_row(row))
     m = config.model
-    net = build_mlp(val.x.shape[1], m.hidden, m.activation, m.dropout, config.data.standardize)
-    stacked = load_tensors((runs / name / "models.safetensors").read_bytes())
-    net.load_state_dict({key: tensor[0] for key, tensor in stacked.items()})
-    return net.eval(), val
+    stacked = load_arrays((runs / name / "models.safetensors").read_bytes())
+    weights = {key: array[0] for key, array in stacked.items()}
+    return mlp_recipe(m.hidden, m.activation, m.dropout, config.data.standardize), weights, train, val
 
 
 def decision_boundaries(runs: Path, all_configs: dict, tables: dict):
-    """Each config's first model: P(y = 1) over the rule's plane, its 0.5 contour, the true rule."""
+    """Each config's first model, as the evaluate stage draws it (stages/lib/drawing.py)."""
     configs = [c for c in tables if all_configs[c].data.source == "synthetic"]
     columns = min(4, len(configs))
     rows = -(-len(configs) // columns)
     figure, axes = plt.subplots(rows, columns, figsize=(4 * columns, 3.8 * rows), dpi=100, squeeze=False)
-    u, v = np.meshgrid(GRID, GRID)
     for ax, config in zip(axes.flat, configs, strict=False):
-        net, val = _first_run(runs, all_configs[config], config, tables[config][0])
-        plane = rule_plane(val.x.shape[1])
-        points = np.column_stack([u.ravel(), v.ravel()]) @ plane
-        prob = predict(net, points.astype(np.float32)).reshape(u.shape)
-        ax.contourf(u, v, prob, levels=np.linspace(0, 1, 11), cmap="RdBu_r", alpha=0.6)
-        ax.contour(u, v, prob, levels=[0.5], colors="black", linewidths=1.5)
-        ax.plot(GRID, np.abs(GRID) - BALANCE_OFFSET, "k:", linewidth=1)
-        projected = val.x.astype(np.float64) @ plane.T
-        ax.scatter(
-            projected[:, 0], projected[:, 1], c=val.y, cmap="RdBu_r", s=8, edgecolors="white", linewidths=0.3
-        )
-        ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel="u", ylabel="v", title=f"{config} (first seed)")
+        steps, weights, train, val = _first_run(runs, all_configs[config], config, tables[config][0])
+        draw_boundary(ax, steps, weights, val, plane_for(train, synthetic=True), f"{config} (first seed)")
         ax.title.set_fontsize(10)
     for ax in list(axes.flat)[len(configs) :]:
         ax.axis("off")
-    figure.suptitle(
-        "Decision boundary (black: P = 0.5; dotted: the true rule v = |u| - 0.77), validation points"
-    )
+    figure.suptitle(f"Decision boundary, validation points ({CAPTION}: v = |u| - {BALANCE_OFFSET:g})")
     figure.tight_layout()
     return figure

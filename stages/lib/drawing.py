@@ -1,0 +1,87 @@
+"""Figures the evaluate stage and the seeds study share: a model's decision boundary over its validation
+points, and PNG bytes without a version stamp. Callers import matplotlib (only where they draw)."""
+
+import io
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from stages.generate import BALANCE_OFFSET, rule_plane
+from stages.lib.exact import NUMPY, tree_sum
+from stages.lib.io import Dataset, write_atomic
+from stages.lib.mlp import predict
+from stages.lib.net import Recipe
+
+GRID = np.linspace(-3, 3, 241)
+COLOURS = "RdBu_r"  # blue: class 0, red: class 1
+CAPTION = "black: P(y = 1) = 0.5; dotted: the true rule; X: a flipped (noisy) label"
+
+
+@dataclass(frozen=True)
+class Plane:
+    """The plane a boundary is drawn in: feature vectors origin + u·axes[0] + v·axes[1], its two axes
+    orthogonal; their labels, and whether the synthetic rule v = |u| - c is drawn in it."""
+
+    origin: np.ndarray  # (features,)
+    axes: np.ndarray  # (2, features)
+    labels: tuple[str, str]
+    rule: bool
+
+    def points(self, u: np.ndarray, v: np.ndarray) -> np.ndarray:
+        """The float32 feature vectors at plane coordinates (u, v), elementwise (no library's sum)."""
+        return (self.origin + u.reshape(-1, 1) * self.axes[0] + v.reshape(-1, 1) * self.axes[1]).astype(
+            np.float32
+        )
+
+    def coordinates(self, x: np.ndarray) -> np.ndarray:
+        """Rows `x` projected onto the plane, (rows, 2), each sum in a fixed order."""
+        offset = x.astype(np.float64) - self.origin
+        along = [
+            tree_sum(NUMPY, offset * axis, axis=1) / tree_sum(NUMPY, axis * axis, axis=0)
+            for axis in self.axes
+        ]
+        return np.column_stack(along)
+
+
+def plane_for(train: Dataset, synthetic: bool) -> Plane:
+    """Synthetic data: the plane of the two directions its label rule reads (for two features, the
+    features themselves). Real data: the first two features, in training standard deviations from
+    their training means, every other feature at its mean."""
+    n_features = train.x.shape[1]
+    if synthetic:
+        labels = ("x0", "x1") if n_features == 2 else ("u: even-indexed features", "v: odd-indexed features")
+        return Plane(np.zeros(n_features), rule_plane(n_features), labels, rule=True)
+    x = train.x.astype(np.float64)
+    mean, std = x.mean(axis=0), x.std(axis=0)
+    axes = np.zeros((2, n_features))
+    axes[0, 0], axes[1, 1] = std[0] or 1.0, std[1] or 1.0
+    return Plane(mean, axes, ("x0, in SDs from its mean", "x1, in SDs from its mean"), rule=False)
+
+
+def draw_boundary(ax, steps: Recipe, state: dict[str, np.ndarray], val: Dataset, plane: Plane,
+                  title: str) -> None:  # fmt: skip
+    """Into matplotlib axes `ax`: P(y = 1) of the model (recipe `steps`, weights `state`) over the plane,
+    its 0.5 contour, the true rule, and the validation points in their observed labels' colours."""
+    u, v = np.meshgrid(GRID, GRID)
+    prob = predict(steps, state, plane.points(u, v)).reshape(u.shape)
+    ax.contourf(u, v, prob, levels=np.linspace(0, 1, 11), cmap=COLOURS, alpha=0.45)
+    ax.contour(u, v, prob, levels=[0.5], colors="black", linewidths=1.5)
+    if plane.rule:
+        ax.plot(GRID, np.abs(GRID) - BALANCE_OFFSET, "k:", linewidth=1)
+    at, flipped = plane.coordinates(val.x), val.y != val.y_clean
+    kept = {"s": 14, "edgecolors": "white"}
+    for rows, style in ((~flipped, kept), (flipped, {"s": 30, "marker": "X", "edgecolors": "black"})):
+        ax.scatter(at[rows, 0], at[rows, 1], c=val.y[rows], cmap=COLOURS, vmin=0, vmax=1, linewidths=0.4,
+                   **style)  # fmt: skip
+    ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel=plane.labels[0], ylabel=plane.labels[1], title=title)
+
+
+def save_png(figure, path: Path) -> None:
+    """The figure as a PNG without matplotlib's version stamp, so the same data gives the same bytes."""
+    import matplotlib.pyplot as plt
+
+    png = io.BytesIO()
+    figure.savefig(png, format="png", metadata={"Software": None})
+    plt.close(figure)
+    write_atomic(path, png.getvalue())
