@@ -29,11 +29,13 @@ def experimented(tmp_path_factory) -> tuple[Path, subprocess.CompletedProcess]:
     return repo, sh(repo, "journey", "experiments", check=False)
 
 
-def test_experiments_print_the_comparison_table(experimented):
-    stdout = experimented[1].stdout
-    for name in NOTEBOOKS:
-        assert f"[{name}]" in stdout
-    assert "val.accuracy" in stdout and "n_params" in stdout
+def test_experiments_print_a_comparison_that_fits_120_columns(experimented):
+    lines = experimented[1].stdout.splitlines()
+    table = [line for line in lines if line.startswith("|")]
+    assert [line.split("|")[1].strip() for line in table[2:]] == NOTEBOOKS
+    headers = [cell.strip() for cell in table[0].strip("|").split("|")]
+    assert {"hidden", "loss", "L2", "params", "val acc", "ROC AUC", "fit"} <= set(headers)
+    assert max(len(line) for line in lines) <= 120
 
 
 def test_a_failing_experiment_is_named_with_its_error_and_the_others_kept(experimented):
@@ -84,9 +86,26 @@ def test_plots_diff_has_both_loss_curves_of_each_experiment(experimented):
     plots = json.loads(sh(repo, "dvc", "plots", "diff", *NOTEBOOKS, "--json").stdout)["data"]
     spec = plots["Loss per epoch"][0]["content"]
     spec = spec if isinstance(spec, dict) else ast.literal_eval(spec)
-    curves = {(point["rev"], point["field"]) for point in spec["data"]["values"]}
-    assert curves == {(name, field) for name in NOTEBOOKS for field in ("train_loss", "val_loss")}
+    curves = {(point["rev"], point["filename"]) for point in spec["data"]["values"]}  # DVCLive's files
+    assert curves == {(name, f"{split}/loss.tsv") for name in NOTEBOOKS for split in ("train", "val")}
     assert len(spec["data"]["values"]) == 3 * 8 * 2
+
+
+def test_plots_diff_shows_the_three_decision_boundaries_side_by_side(experimented):
+    repo, _ = experimented
+    images = json.loads(sh(repo, "dvc", "plots", "diff", *NOTEBOOKS, "--json").stdout)["data"][
+        "eval/boundary.png"
+    ]
+    assert sorted(rev for image in images for rev in image["revisions"]) == sorted(NOTEBOOKS)
+    pictures = [Path(image["url"]).read_bytes() for image in images]
+    assert all(picture.startswith(b"\x89PNG") for picture in pictures) and len(set(pictures)) == 3
+
+
+def test_exp_show_has_dvclives_summary_of_each_run(experimented):
+    rows = exp_rows(experimented[0])
+    for name in NOTEBOOKS:
+        summary = rows[name]["metrics"]["dvclive/metrics.json"]["data"]
+        assert summary["step"] == 8 and summary["val"]["loss"] > 0
 
 
 def test_rerunning_with_nothing_changed_runs_nothing(experimented):

@@ -5,6 +5,7 @@ beside the clone: the same folder for all of them.
 """
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,40 @@ def test_a_shard_that_never_pushed_is_named_and_nothing_is_reported(origin, tmp_
     assert result.returncode == 2
     assert "error: no shard pushed the runs of nb1-mse, nb2-more-data, nb2-torch, nb3-mse;" in result.stderr
     assert not (gather / "study/reports/README.md").exists()  # no report from fewer configs
+
+
+def test_dvc_artifacts_get_downloads_a_registered_model_from_the_remote(tmp_path):
+    """The model is dvc.yaml's `notebook-mlp` artifact: once a version is registered (a GTO tag, which
+    DVC's model registry reads), `dvc artifacts get` downloads it by name from the DVC remote, whose
+    config (not committed: `journey remote`) it is given with --config."""
+    repo = copy_with_experiments(tmp_path / "repo", lambda spec: None, "as is")
+    params = yaml.safe_load((repo / "params.yaml").read_text())
+    params["train"]["epochs"] = 5
+    (repo / "params.yaml").write_text(yaml.safe_dump(params, sort_keys=False))
+    sh(repo, "journey", "remote", str(tmp_path / "storage"))
+    sh(repo, "dvc", "repro")
+    sh(repo, "dvc", "push")
+    commit_all(repo, "five epochs")
+    sh(repo, "git", "tag", "-a", "notebook-mlp@v0.1.0", "-m", "notebook-mlp v0.1.0")
+    model = (repo / "models/model.safetensors").read_bytes()
+    shutil.rmtree(repo / ".dvc/cache")  # so that only the remote has it
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    config = str(repo / ".dvc/config.local")
+    sh(
+        elsewhere,
+        "dvc",
+        "artifacts",
+        "get",
+        str(repo),
+        "notebook-mlp",
+        "--config",
+        config,
+        "-o",
+        "m.safetensors",
+    )
+    assert (elsewhere / "m.safetensors").read_bytes() == model
+    unknown = sh(
+        elsewhere, "dvc", "artifacts", "get", str(repo), "no-such-model", "--config", config, check=False
+    )
+    assert unknown.returncode != 0 and "no-such-model" in unknown.stderr

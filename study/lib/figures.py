@@ -113,6 +113,7 @@ def decision_boundaries(runs: Path, all_configs: dict, tables: dict):
         ax.title.set_fontsize(10)
     for ax in list(axes.flat)[len(configs) :]:
         ax.axis("off")
-    figure.suptitle(f"Decision boundary, validation points ({CAPTION}: v = |u| - {BALANCE_OFFSET:g})")
+    figure.suptitle(f"Decision boundary over the validation points; {CAPTION}; the true rule: "
+                    f"v = |u| - {BALANCE_OFFSET:.2f}")  # fmt: skip
     figure.tight_layout()
     return figure
