@@ -227,19 +227,25 @@ def wait_for_change(seconds: float, check_every: float = 0.5, tick: Callable[[],
 
 def live_epoch(task: "Task") -> int:
     """The last epoch a running task's DVCLive summary records (the train stage's `metrics` in
-    dvc.yaml, in the task's temporary copy of the repo), 0 before its first or when unreadable."""
+    dvc.yaml, in the task's temporary copy of the repo); 0 before its first, or when unreadable. The
+    copy starts with the summary committed in git, which only a file newer than the train stage's
+    input (written by split just before) replaces."""
     record = run_record(task.id, ".run")
     try:
-        return int(json.loads((Path(record["root_dir"]) / live_summary()).read_text())["step"])
+        root = Path(record["root_dir"])
+        summary, train_input = root / live_summary()[0], root / live_summary()[1]
+        if summary.stat().st_mtime < train_input.stat().st_mtime:
+            return 0
+        return int(json.loads(summary.read_text())["step"])
     except (OSError, ValueError, KeyError, TypeError):
         return 0
 
 
 @functools.cache
-def live_summary() -> str:
-    """The path of DVCLive's summary, as dvc.yaml's train stage declares it."""
+def live_summary() -> tuple[str, str]:
+    """The path of DVCLive's summary and of the train stage's first input, as dvc.yaml declares them."""
     stage = yaml.safe_load(Path("dvc.yaml").read_text())["stages"]["train"]
-    return next(iter(stage["metrics"][0]))
+    return next(iter(stage["metrics"][0])), stage["deps"][0]
 
 
 def finished_experiments(cwd: Path | None = None) -> dict[str, dict]:

@@ -178,3 +178,19 @@ def test_the_queue_is_polled_as_soon_as_a_ref_moves(tmp_path, monkeypatch, moves
     waited = time.monotonic() - start
     mover.wait()
     assert waited < 2.0 if moves else waited >= 4.0
+
+
+@pytest.mark.parametrize(("summary_first", "expected"), [(True, 0), (False, 137)])
+def test_a_running_tasks_epoch_is_its_fresh_dvclive_summary_not_the_committed_one(
+    tmp_path, monkeypatch, summary_first, expected
+):
+    """The temporary copy starts with git's summary (step 500); only one written after the train stage's
+    input counts."""
+    (tmp_path / "dvclive").mkdir()
+    (tmp_path / "data").mkdir()
+    files = [tmp_path / "dvclive/metrics.json", tmp_path / "data/train.csv"]
+    for index, path in enumerate(files if summary_first else files[::-1]):
+        path.write_text(json.dumps({"step": 137}) if path.suffix == ".json" else "x0,y,y_clean\n")
+        os.utime(path, (1_000_000 + index, 1_000_000 + index))
+    monkeypatch.setattr(dvc, "run_record", lambda task_id, suffix=".json": {"root_dir": str(tmp_path)})
+    assert dvc.live_epoch(dvc.Task("abcdef0", "nb1-bce", "Running")) == expected
