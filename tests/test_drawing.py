@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from stages.generate import generate, rule_plane
-from stages.lib.drawing import GRID, draw_boundary, plane_for, save_png
+from stages.lib.drawing import GRID, boundary_segments, draw_boundary, plane_for, save_png
 from stages.lib.io import Dataset
 from stages.lib.mlp import mlp_recipe
 from stages.split import split
@@ -64,3 +64,29 @@ def test_the_same_model_draws_the_same_bytes(tmp_path):
         draw_boundary(ax, mlp_recipe(4), untrained(3), val, plane_for(train, True), "t")
         save_png(figure, tmp_path / name)
     assert (tmp_path / "a.png").read_bytes() == (tmp_path / "b.png").read_bytes()
+
+
+def field(function) -> np.ndarray:
+    """`function(u, v)` on the drawing's grid, rows along v."""
+    u, v = np.meshgrid(GRID, GRID)
+    return function(u, v)
+
+
+def test_the_traced_boundary_lies_on_the_level_and_is_as_long_as_matplotlibs_contour():
+    prob = field(lambda u, v: 1 / (1 + np.exp(-5 * (v - np.abs(u) + 0.77))))
+    segments = boundary_segments(prob)
+    u, v = segments[..., 0], segments[..., 1]
+    assert np.abs(v - (np.abs(u) - 0.77)).max() < 0.01  # on the true curve, to a fraction of a cell
+    figure, ax = plt.subplots()
+    paths = ax.contour(GRID, GRID, prob, levels=[0.5]).get_paths()
+    theirs = sum(np.linalg.norm(np.diff(path.vertices, axis=0), axis=1).sum() for path in paths)
+    ours = np.linalg.norm(segments[:, 1] - segments[:, 0], axis=1).sum()
+    assert ours == pytest.approx(theirs, rel=1e-3)
+    plt.close(figure)
+
+
+def test_a_saddle_cell_is_split_into_two_segments_and_a_field_on_one_side_has_none():
+    offset = (GRID[1] - GRID[0]) / 2  # the crossing lines run through the middle of cells
+    segments = boundary_segments(field(lambda u, v: 0.5 + (u - offset) * (v - offset)))
+    assert len(segments) == 2 * (len(GRID) - 1) and np.isfinite(segments).all()
+    assert len(boundary_segments(field(lambda u, v: 0.9 + 0 * u))) == 0

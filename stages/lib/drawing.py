@@ -1,5 +1,11 @@
 """Figures the evaluate stage and the seeds study share: a model's decision boundary over its validation
-points, and PNG bytes without a version stamp. Callers import matplotlib (only where they draw)."""
+points, and PNG bytes without a version stamp. Callers import matplotlib (only where they draw).
+
+The picture's bytes are in dvc.lock, so nothing in it is computed by a compiled library that may round
+otherwise on another CPU: matplotlib's contours (contourpy) gave one other pixel on aarch64, its C++
+fusing multiply-adds. The shading is a mesh of the grid's cells, and the 0.5 boundary is traced here
+(`boundary_segments`) with NumPy's elementwise operations, each rounded once.
+"""
 
 import io
 from dataclasses import dataclass
@@ -63,10 +69,16 @@ def draw_boundary(ax, steps: Recipe, state: dict[str, np.ndarray], val: Dataset,
                   title: str) -> None:  # fmt: skip
     """Into matplotlib axes `ax`: P(y = 1) of the model (recipe `steps`, weights `state`) over the plane,
     its 0.5 contour, the true rule, and the validation points in their observed labels' colours."""
+    from matplotlib.collections import LineCollection
+    from matplotlib.colors import BoundaryNorm
+
     u, v = np.meshgrid(GRID, GRID)
-    prob = predict(steps, state, plane.points(u, v)).reshape(u.shape)
-    ax.contourf(u, v, prob, levels=np.linspace(0, 1, 11), cmap=COLOURS, alpha=0.45)
-    ax.contour(u, v, prob, levels=[0.5], colors="black", linewidths=1.5)
+    prob = predict(steps, state, plane.points(u, v)).reshape(u.shape).astype(np.float64)
+    bands = BoundaryNorm(np.linspace(0, 1, 11), 256)  # ten bands of P, as filled contours would draw
+    ax.pcolormesh(GRID, GRID, prob, shading="nearest", cmap=COLOURS, norm=bands, alpha=0.45, rasterized=False)
+    ax.add_collection(
+        LineCollection(boundary_segments(prob), colors="black", linewidths=1.5, capstyle="round")
+    )
     if plane.rule:
         ax.plot(GRID, np.abs(GRID) - BALANCE_OFFSET, "k:", linewidth=1)
     at, flipped = plane.coordinates(val.x), val.y != val.y_clean
@@ -75,6 +87,49 @@ def draw_boundary(ax, steps: Recipe, state: dict[str, np.ndarray], val: Dataset,
         ax.scatter(at[rows, 0], at[rows, 1], c=val.y[rows], cmap=COLOURS, vmin=0, vmax=1, linewidths=0.4,
                    **style)  # fmt: skip
     ax.set(xlim=(-3, 3), ylim=(-3, 3), xlabel=plane.labels[0], ylabel=plane.labels[1], title=title)
+
+
+def boundary_segments(prob: np.ndarray, level: float = 0.5) -> np.ndarray:
+    """Where P(y = 1) on the grid (GRID by GRID, rows along v) crosses `level`, as line segments
+    (n, 2, 2) in (u, v): marching squares, each crossing linearly interpolated along its cell's edge."""
+    above = prob >= level
+    step = GRID[1] - GRID[0]
+    corners = {"00": (slice(None, -1), slice(None, -1)), "01": (slice(None, -1), slice(1, None)),
+               "10": (slice(1, None), slice(None, -1)), "11": (slice(1, None), slice(1, None))}  # fmt: skip
+    p = {name: prob[index] for name, index in corners.items()}
+    a = {name: above[index] for name, index in corners.items()}
+    u0, v0 = np.meshgrid(GRID[:-1], GRID[:-1])
+
+    def cross(first: str, second: str) -> np.ndarray:
+        """The crossing on edge first → second of every cell: (cells..., 2), NaN where none."""
+        du, dv = int(second[1]) - int(first[1]), int(second[0]) - int(first[0])
+        with np.errstate(divide="ignore", invalid="ignore"):  # edges not crossed: masked below
+            t = (level - p[first]) / (p[second] - p[first])
+            u = u0 + (int(first[1]) + t * du) * step
+            v = v0 + (int(first[0]) + t * dv) * step
+        return np.where((a[first] != a[second])[..., None], np.stack([u, v], axis=-1), np.nan)
+
+    edges = (
+        cross("00", "01"),
+        cross("10", "11"),
+        cross("00", "10"),
+        cross("01", "11"),
+    )  # bottom top left right
+    crossed = [~np.isnan(edge[..., 0]) for edge in edges]
+    count = sum(c.astype(int) for c in crossed)
+    pairs = [((first, second), (count == 2) & crossed[first] & crossed[second])
+             for first, second in ((0, 1), (0, 2), (0, 3), (1, 2), (1, 3), (2, 3))]  # fmt: skip
+    # A saddle (corners 00 and 11 on one side, 01 and 10 on the other): the centre's side joins one pair
+    # of corners, and each corner of the other pair is cut off between its two edges.
+    saddle = count == 4
+    joins_00 = saddle & ((((p["00"] + p["01"]) + (p["10"] + p["11"])) * 0.25 >= level) == a["00"])
+    pairs += [
+        ((0, 3), joins_00),
+        ((2, 1), joins_00),
+        ((0, 2), saddle & ~joins_00),
+        ((1, 3), saddle & ~joins_00),
+    ]
+    return np.concatenate([np.stack([edges[i][where], edges[j][where]], axis=1) for (i, j), where in pairs])
 
 
 def save_png(figure, path: Path) -> None:
