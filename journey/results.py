@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 from journey.agreement import Differences, compare
+from journey.compare import METRICS
 from journey.dvc import finished_experiments
 from stages.generate import dataset
 from stages.lib.cli import UserError
@@ -18,7 +19,6 @@ from stages.lib.configs import ALL, EVERY_NAMED, NOTEBOOKS, check_names, load_ex
 from stages.lib.names import JAX, NATIVE, RELU, TORCH
 from stages.params import Params
 
-METRICS = "eval/metrics.json"  # the evaluate stage's output, as dvc.yaml declares it
 # The final loss each of the seed's notebooks reports (../shared/seed/pytorch-learning-journey.md).
 SEED_LOSSES = {"nb1-bce": "0.62", "nb2-mse": "0.17", "nb3-mse-l2": "0.67"}
 HEADER = ("experiment", "net", "params", "loss", "L2", "samples", "seed's loss", "train loss", "val loss",

@@ -6,9 +6,9 @@ from collections.abc import Sequence
 
 import numpy as np
 import torch
-from dvclive import Live
 from torch import nn
 
+from dvclive import Live
 from stages.lib.arithmetic import deterministic, pieces
 from stages.lib.cli import UserError, parse_paths, run
 from stages.lib.draws import Draws, initial_model
@@ -116,8 +116,9 @@ def main() -> None:
     train_data, val_data = read_splits(args.train, args.val)
     params = load_params(args.params)
     # dvc.yaml declares DVCLive's files itself; no report, and no experiment saved from inside a stage.
-    with Live(str(args.live), dvcyaml=None, save_dvc_exp=False, report=None) as live:
-        model, _ = train(train_data, val_data, params, progress_label="train", live=live)
+    live = Live(str(args.live), dvcyaml=None, save_dvc_exp=False, report=None)
+    model, _ = train(train_data, val_data, params, progress_label="train", live=live)
+    live.end()  # not after a failure: the curves up to it stay, with no empty summary written over them
     save_model(model, args.model)
 
 

@@ -10,7 +10,7 @@ import yaml
 from conftest import copy_repo, sh
 
 pytestmark = pytest.mark.e2e
-OUTPUT_FOLDERS = ("data", "models", "eval")
+OUTPUT_FOLDERS = ("data", "models", "dvclive", "eval")
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +23,7 @@ def repo(tmp_path_factory) -> Path:
 
 
 def outputs(repo: Path) -> dict[str, str]:
-    """md5 of every file under data/, models/ and eval/."""
+    """md5 of every file under data/, models/, dvclive/ and eval/."""
     files = sorted(p for folder in OUTPUT_FOLDERS for p in (repo / folder).rglob("*") if p.is_file())
     return {str(p.relative_to(repo)): hashlib.md5(p.read_bytes()).hexdigest() for p in files}
 
@@ -173,9 +173,10 @@ def test_a_stage_failing_under_dvc_says_how_to_get_its_outputs_back(repo):
     assert "error: training diverged at epoch 1" in result.stderr
     assert (
         "note: DVC removed the outputs of stage 'train' before running it; `dvc checkout train` brings back "
-        "the last ones its lock records"
+        "the last ones its lock records, and `git checkout HEAD -- dvclive/metrics.json` those kept in git"
     ) in result.stderr
     assert not (repo / "models" / "model.safetensors").exists()
     sh(repo, "dvc", "checkout", "train")
+    sh(repo, "git", "checkout", "HEAD", "--", "dvclive/metrics.json")
     assert outputs(repo) == before
     assert sh(repo, "dvc", "status", "-q", "dvc.yaml", check=False).returncode == 0

@@ -14,6 +14,7 @@ from conftest import commit_all, copy_repo, sh, tool_env
 
 pytestmark = pytest.mark.e2e
 CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")  # anything but a tab or newline: \r, ANSI escapes
+EPOCHS = 400  # per experiment, in the epoch-counting test
 
 
 def watch(repo: Path, *command: str, **env: str) -> list[tuple[bool, str]]:
@@ -86,13 +87,25 @@ def test_a_study_shard_shows_runs_done_of_runs_planned_and_the_stage_running(sma
     assert not [line for _, line in quiet if re.match(r"(study|seeds@)\S*.*: \d+/\d+ ", line)], quiet
 
 
-def test_journey_experiments_shows_which_experiment_runs_and_how_many_finished(small_study):
-    lines = watch(small_study, "journey", "experiments", "nb1-bce", "nb2-mse", "--jobs", "1")
+def test_journey_experiments_counts_the_epochs_of_every_experiment_and_shows_which_runs(small_study):
+    """Epochs over both experiments, read from each running one's DVCLive summary; a line every refresh
+    (half a second), and 400 epochs each, so that counts part way through an experiment show."""
+    spec = yaml.safe_load((small_study / "experiments.yaml").read_text())
+    spec["defaults"]["train"]["epochs"] = EPOCHS
+    (small_study / "long.yaml").write_text(yaml.safe_dump(spec, sort_keys=False))
+    commit_all(small_study, "longer runs")
+    command = ["journey", "experiments", "nb1-bce", "nb2-mse", "--jobs", "1", "--file", "long.yaml"]
+    lines = watch(small_study, *command, JOURNEY_PROGRESS_SECONDS="0")
     text = [line for _, line in lines if line.startswith("experiments: ")]
-    assert text[0] == "experiments: 0/2 experiments, 00:00 elapsed", text
+    total = 2 * EPOCHS
+    assert text[0] == f"experiments: 0/{total} epochs, 00:00 elapsed", text
     assert any(running and line.endswith("(running nb1-bce)") for running, line in lines), text
-    assert any(running and line.startswith("experiments: 1/2 experiments") for running, line in lines), text
-    assert re.fullmatch(r"experiments: 2/2 experiments, \S+ elapsed \(finished\)", text[-1]), text
+    done = [
+        int(found[1]) for line in text if (found := re.match(rf"experiments: (\d+)/{total} epochs", line))
+    ]
+    assert any(0 < count < EPOCHS for count in done), text  # part way through the first, from DVCLive
+    assert any(running and "left (running nb2-mse)" in line for running, line in lines), text
+    assert re.fullmatch(rf"experiments: {total}/{total} epochs, \S+ elapsed \(finished\)", text[-1]), text
     assert no_control_characters(lines)
 
 

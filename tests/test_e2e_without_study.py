@@ -107,7 +107,7 @@ def test_dvc_plots_diff_has_the_loss_curves_of_both_revisions(team):
     plots = json.loads(passed(team["plots diff"]).split("\n", 1)[0])
     (loss,) = plots["data"]["Loss per epoch"]
     assert loss["revisions"] == ["HEAD", "short"]
-    epochs = {rev: {row["epoch"] for row in loss["content"]["data"]["values"] if row["rev"] == rev}
+    epochs = {rev: {row["step"] for row in loss["content"]["data"]["values"] if row["rev"] == rev}
               for rev in loss["revisions"]}  # fmt: skip
     assert len(epochs["HEAD"]) == 500 and len(epochs["short"]) == 20
     assert not any("study" in name for name in plots["data"])
