@@ -123,3 +123,11 @@ def test_force_reruns_and_replaces_instead_of_duplicating(experimented):
     assert "queued nb1-bce" in result.stderr
     names = sh(repo, "dvc", "exp", "list", "--name-only").stdout.split()
     assert names.count("nb1-bce") == 1 and set(NOTEBOOKS) <= set(names)
+
+
+def test_journey_plots_writes_the_charts_and_each_experiments_boundary(experimented, tmp_path):
+    repo, _ = experimented
+    written = sh(repo, "journey", "plots", *NOTEBOOKS, "--out", str(tmp_path)).stdout.split()
+    names = {Path(path).name for path in written}
+    assert {"loss-per-epoch.png", *(f"eval-boundary-{name}.png" for name in NOTEBOOKS)} <= names
+    assert all(Path(path).read_bytes().startswith(b"\x89PNG") for path in written)
