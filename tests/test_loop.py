@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 import torch
 from conftest import make_params
-from dvclive import Live
 from torch import nn
 
+from dvclive import Live
 from stages.lib import exact
 from stages.lib.arithmetic import pieces
 from stages.lib.draws import Draws, initial_model
