@@ -26,6 +26,9 @@ Result = subprocess.CompletedProcess
 # dvc-task's record of each queue task's process (`dvc exp exec-run`): RUN_RECORDS/<task>/<task>.json
 # holds its pid and, once the worker that started it saw it end, its return code.
 RUN_RECORDS = Path(".dvc/tmp/exps/run")
+# dvc-task's record of each queue worker (`dvc exp queue-worker`): WORKER_RECORDS/dvc-exp-worker-N.json,
+# its pid, and its return code once it has exited.
+WORKER_RECORDS = Path(".dvc/tmp/exps/celery")
 GRACE_SECONDS = 30  # for a child that got Ctrl-C to stop by itself before it is killed
 # What `dvc repro` prints as it reaches each stage: it runs it, or finds it done.
 RAN = re.compile(r"Running stage '([^']+)':")
@@ -232,8 +235,7 @@ def live_epoch(task: "Task") -> int:
     input (written by split just before) replaces."""
     record = run_record(task.id, ".run")
     try:
-        root = Path(record["root_dir"])
-        summary, train_input = root / live_summary()[0], root / live_summary()[1]
+        summary, train_input = (Path(record["root_dir"]) / path for path in live_summary())
         if summary.stat().st_mtime < train_input.stat().st_mtime:
             return 0
         return int(json.loads(summary.read_text())["step"])
@@ -283,15 +285,28 @@ class Task:
 
 
 def queue_status() -> tuple[dict[str, Task], int]:
-    """Every named task of `dvc queue status`, and how many queue workers are alive (one call: each
-    costs a second of CPU)."""
-    status, tasks = dvc("queue", "status"), {}
-    for line in status.splitlines():
+    """Every named task of `dvc queue status` (one call: each costs a second of CPU), and how many
+    queue workers are alive (`live_workers`)."""
+    tasks = {}
+    for line in dvc("queue", "status").splitlines():
         tokens = line.split()
         if len(tokens) >= 4 and re.fullmatch(r"[0-9a-f]{7}", tokens[0]):
             tasks[tokens[1]] = Task(tokens[0], tokens[1], tokens[-1])
-    match = re.search(r"Worker status: (\d+) active, (\d+) idle", status)
-    return tasks, int(match[1]) + int(match[2]) if match else 0
+    return tasks, live_workers()
+
+
+def live_workers() -> int:
+    """How many of this repo's queue workers run, by their processes. Not the "Worker status" of
+    `dvc queue status`: celery asks each worker and waits a second for its answer, and a worker busy
+    collecting a finished experiment can miss it; the experiment it was finishing was taken for dead."""
+    count = 0
+    for record in WORKER_RECORDS.glob("dvc-exp-worker-*.json"):
+        try:
+            info = json.loads(record.read_text())
+            count += info.get("returncode") is None and runs_command(int(info["pid"]), "queue-worker")
+        except (OSError, ValueError, KeyError, TypeError):
+            continue  # being written, or not a record
+    return count
 
 
 def start_workers(jobs: int) -> None:
@@ -355,10 +370,15 @@ def running(pid: int) -> bool:
 def process_alive(pid: int) -> bool:
     """Whether `pid` is a live `dvc exp exec-run`: it runs, and it is no other program that took the
     number of a dead one."""
+    return runs_command(pid, "exec-run")
+
+
+def runs_command(pid: int, word: str) -> bool:
+    """Whether process `pid` runs (`running`) and `word` is one of its command line's arguments."""
     if not running(pid):
         return False
     try:
-        return "exec-run" in psutil.Process(pid).cmdline()
+        return word in psutil.Process(pid).cmdline()
     except psutil.AccessDenied:
         return True  # another user's: its command line is not ours to read
     except psutil.Error:
@@ -396,7 +416,7 @@ def retire(task: Task) -> None:
     sh("dvc", "queue", "kill", task.name, check=False)
 
 
-def run_died(task: Task, workers: int) -> bool:
+def run_died(task: Task) -> bool:
     """Whether a Running task will never finish: its process is gone before a worker recorded its end,
     or it ended (or never started) with no worker left to finish it. Looked at twice, a second apart,
     so that a process which just ended, and whose worker is writing its return code, is not taken."""
@@ -404,7 +424,7 @@ def run_died(task: Task, workers: int) -> bool:
     def looks_dead() -> bool:
         record = run_record(task.id)
         if record is None or record.get("returncode") is not None:
-            return workers == 0
+            return live_workers() == 0
         return not process_alive(int(record["pid"]))
 
     if not looks_dead():

@@ -70,9 +70,9 @@ def clear_previous(names: list[str]) -> None:
     existing = set(dvc("exp", "list", "--name-only").split()) if any_experiments() else set()
     if stale := [name for name in names if name in existing]:
         dvc("exp", "remove", *stale)
-    tasks, workers = queue_status()
+    tasks, _ = queue_status()
     for name in [name for name in names if name in tasks and tasks[name].state == "Running"]:
-        if not run_died(tasks[name], workers):
+        if not run_died(tasks[name]):
             raise UserError(f"{name} is running, started by another command; wait for it to finish, or "
                             f"stop it with `dvc queue kill {name}`")  # fmt: skip
         retire(tasks[name])
@@ -98,7 +98,7 @@ def wait_for_queue(
             wait_for_change(POLL_SECONDS, tick=lambda seen=seen: show(progress, *seen, epochs))
             tasks, workers = queue_status()
             for name in [n for n in runs if n not in died and n in tasks and tasks[n].state == "Running"]:
-                if run_died(tasks[name], workers):
+                if run_died(tasks[name]):
                     retire(tasks[name])
                     if reruns[name] >= RERUNS:
                         died.add(name)

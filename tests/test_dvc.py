@@ -70,42 +70,96 @@ def record(tmp_path: Path, task_id: str, **info) -> None:
     (folder / f"{folder.name}.json").write_text(json.dumps(info))
 
 
+@pytest.fixture
+def workers(tmp_path, monkeypatch):
+    """Start n processes that look like queue workers, each with dvc-task's record; returns start(n)."""
+    monkeypatch.chdir(tmp_path)
+    folder, started = tmp_path / ".dvc/tmp/exps/celery", []
+    folder.mkdir(parents=True)
+
+    def start(n: int) -> list[subprocess.Popen]:
+        for num in range(1, n + 1):
+            worker = ["exp", "queue-worker", f"dvc-exp-abc123-{num}@localhost"]
+            started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *worker]))
+            info = {"pid": started[-1].pid, "stdout": "x.out", "returncode": None}
+            (folder / f"dvc-exp-worker-{num}.json").write_text(json.dumps(info))
+        for process in started:
+            while "queue-worker" not in psutil.Process(process.pid).cmdline():  # until it has started
+                time.sleep(0.01)
+        return started
+
+    yield start
+    for process in started:
+        process.kill()
+        process.wait()
+
+
+def test_live_workers_are_counted_by_their_processes(workers, tmp_path):
+    """A worker killed, or one whose record holds its return code, no longer counts."""
+    first, second = workers(2)
+    assert dvc.live_workers() == 2
+    first.kill()
+    first.wait()
+    assert dvc.live_workers() == 1
+    record = tmp_path / ".dvc/tmp/exps/celery/dvc-exp-worker-2.json"
+    record.write_text(json.dumps({"pid": second.pid, "returncode": 0}))
+    assert dvc.live_workers() == 0
+
+
 @pytest.mark.parametrize(
-    ("info", "workers", "died"),
+    ("info", "alive", "died"),
     [
         (None, 1, False),  # not started yet, a worker will start it
         (None, 0, True),  # not started, and no worker left to start it
-        ({"pid": 1, "returncode": 0}, 1, False),  # ended; its worker is recording the result
-        ({"pid": 1, "returncode": 0}, 0, True),  # ended, and nobody left to record it
+        ({"pid": 1, "returncode": 0}, 1, False),  # ended; its worker is collecting the result
+        ({"pid": 1, "returncode": 0}, 0, True),  # ended, and nobody left to collect it
         ({"pid": "gone", "returncode": None}, 2, True),  # its process is gone, its worker never saw it end
     ],
 )
 def test_a_run_died_when_its_process_is_gone_or_nobody_is_left_to_finish_it(
-    tmp_path, monkeypatch, info, workers, died
+    tmp_path, monkeypatch, workers, info, alive, died
 ):
-    monkeypatch.chdir(tmp_path)
     monkeypatch.setattr(dvc.time, "sleep", lambda seconds: None)
+    workers(alive)
     if info is not None:
         child = subprocess.Popen([sys.executable, "-c", "pass"])
         child.wait()
         record(tmp_path, "abcdef0", **{**info, "pid": child.pid if info["pid"] == "gone" else info["pid"]})
-    assert run_died(Task("abcdef0", "nb1-bce", "Running"), workers) is died
+    assert run_died(Task("abcdef0", "nb1-bce", "Running")) is died
 
 
-def test_queue_status_reads_tasks_and_workers_from_one_call(monkeypatch):
+def test_a_finished_run_whose_worker_celery_cannot_reach_is_not_dead(tmp_path, monkeypatch, workers):
+    """CI's failure: `dvc queue status` said "0 active, 0 idle" while the one worker left was collecting
+    the experiment its process had just finished. Its process decides, not celery's answer."""
+    monkeypatch.setattr(dvc.time, "sleep", lambda seconds: None)
+    table = "Task     Name     Created   Status\ndfa9b5b  nb2-mse  09:30 PM  Running\n\n"
+    table += "Worker status: 0 active, 0 idle\n"
+    monkeypatch.setattr("journey.dvc.dvc", lambda *args: table)
+    (worker,) = workers(1)
+    record(tmp_path, "dfa9b5b", pid=1, returncode=0)
+    tasks, alive = queue_status()
+    assert alive == 1 and not run_died(tasks["nb2-mse"])
+    worker.kill()
+    worker.wait()
+    assert queue_status()[1] == 0 and run_died(tasks["nb2-mse"])
+
+
+def test_queue_status_reads_the_tasks_from_one_call(monkeypatch, workers):
     table = (
         "Task     Name        Created    Status\n"
         "dfa9b5b  nb1-bce     09:30 PM   Running\n"
         "2b605ea  nb3-mse-l2  Nov 20, 2026  Queued\n\n"
         "Worker status: 1 active, 2 idle\n"
     )
-    monkeypatch.setattr("journey.dvc.dvc", lambda *args: table)
-    tasks, workers = queue_status()
+    calls = []
+    monkeypatch.setattr("journey.dvc.dvc", lambda *args: calls.append(args) or table)
+    workers(2)
+    tasks, alive = queue_status()
     assert tasks == {
         "nb1-bce": Task("dfa9b5b", "nb1-bce", "Running"),
         "nb3-mse-l2": Task("2b605ea", "nb3-mse-l2", "Queued"),
     }
-    assert workers == 3
+    assert alive == 2 and calls == [("queue", "status")]
 
 
 def test_a_running_or_metricless_experiment_is_not_finished(monkeypatch):

@@ -71,7 +71,7 @@ def fake_queue(monkeypatch, statuses: list[tuple[dict, int]], died: set[str] = f
                         lambda: (lambda tasks, workers: ({n: Task("abcdef0", n, s) for n, s in tasks.items()},
                                                          workers))(*next(script)))  # fmt: skip
     monkeypatch.setattr("journey.experiments.start_workers", lambda jobs: commands.append(("start", jobs)))
-    monkeypatch.setattr("journey.experiments.run_died", lambda task, workers: bool(died))
+    monkeypatch.setattr("journey.experiments.run_died", lambda task: bool(died))
     monkeypatch.setattr("journey.experiments.retire", lambda task: commands.append(("queue", "kill")))
     monkeypatch.setattr("journey.experiments.sh", lambda *args, **kw: commands.append(args[1:3]))
     monkeypatch.setattr(
