@@ -16,7 +16,7 @@ import numpy as np
 from stages.generate import BALANCE_OFFSET, rule_plane
 from stages.lib.exact import NUMPY, tree_sum
 from stages.lib.io import Dataset, write_atomic
-from stages.lib.mlp import predict
+from stages.lib.mlp import feature_statistics, predict
 from stages.lib.net import Recipe
 
 GRID = np.linspace(-3, 3, 241)
@@ -58,10 +58,9 @@ def plane_for(train: Dataset, synthetic: bool) -> Plane:
     if synthetic:
         labels = ("x0", "x1") if n_features == 2 else ("u: even-indexed features", "v: odd-indexed features")
         return Plane(np.zeros(n_features), rule_plane(n_features), labels, rule=True)
-    x = train.x.astype(np.float64)
-    mean, std = x.mean(axis=0), x.std(axis=0)
+    mean, std = feature_statistics(train.x)
     axes = np.zeros((2, n_features))
-    axes[0, 0], axes[1, 1] = std[0] or 1.0, std[1] or 1.0
+    axes[0, 0], axes[1, 1] = std[0], std[1]
     return Plane(mean, axes, ("x0, in SDs from its mean", "x1, in SDs from its mean"), rule=False)
 
 
@@ -75,7 +74,7 @@ def draw_boundary(ax, steps: Recipe, state: dict[str, np.ndarray], val: Dataset,
     u, v = np.meshgrid(GRID, GRID)
     prob = predict(steps, state, plane.points(u, v)).reshape(u.shape).astype(np.float64)
     bands = BoundaryNorm(np.linspace(0, 1, 11), 256)  # ten bands of P, as filled contours would draw
-    ax.pcolormesh(GRID, GRID, prob, shading="nearest", cmap=COLOURS, norm=bands, alpha=0.45, rasterized=False)
+    ax.pcolormesh(GRID, GRID, prob, shading="nearest", cmap=COLOURS, norm=bands, alpha=0.45)
     ax.add_collection(
         LineCollection(boundary_segments(prob), colors="black", linewidths=1.5, capstyle="round")
     )

@@ -15,6 +15,9 @@ from stages.lib.cli import UserError
 FLOAT_FORMAT = "%.9g"  # enough digits to round-trip every float32 exactly
 JSON_DIGITS = 6
 ROWS_PER_BLOCK = 50_000  # bounds the temporary Python floats to a few MB
+# The DVCLive metrics the train stage logs each epoch (stages/lib/loop.py), by split; dvc.yaml's loss
+# plot reads their files (`live_curve`).
+LIVE_LOSSES = {"train": "train/loss", "val": "val/loss"}
 
 
 @dataclass(frozen=True)
@@ -143,12 +146,17 @@ def write_history(path: Path, history: History) -> None:
     write_table(path, columns, HISTORY_FORMATS)
 
 
+def live_curve(live: Path, metric: str) -> Path:
+    """Where DVCLive, logging into folder `live`, keeps metric `metric`'s values: plots/metrics/<metric>.tsv
+    (tab-separated: step, value)."""
+    return live / "plots" / "metrics" / f"{metric}.tsv"
+
+
 def read_live_history(live: Path) -> History:
-    """The loss curves stages/lib/loop.py logged with DVCLive into folder `live`: its metrics train/loss and
-    val/loss, one file each (plots/metrics/<split>/loss.tsv, tab-separated: step, loss)."""
+    """The loss curves stages/lib/loop.py logged with DVCLive into folder `live` (LIVE_LOSSES)."""
     curves = []
-    for split in ("train", "val"):
-        path = live / "plots" / "metrics" / split / "loss.tsv"
+    for metric in LIVE_LOSSES.values():
+        path = live_curve(live, metric)
         fix = "run `dvc repro train`"
         try:
             header = path.open().readline().strip().split("\t")

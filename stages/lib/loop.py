@@ -11,7 +11,7 @@ import torch
 from stages.lib.arithmetic import Pieces
 from stages.lib.cli import UserError
 from stages.lib.draws import Draws
-from stages.lib.io import Dataset, History
+from stages.lib.io import LIVE_LOSSES, Dataset, History
 from stages.lib.progress import Progress
 from stages.params import TrainParams
 
@@ -22,8 +22,8 @@ def log_epoch(live, epoch: int, train_loss: float, val_loss: float) -> None:
     """One epoch's losses to DVCLive (`dvclive.Live`), then its next step, which DVC reads while the run
     goes on: `dvc exp show` shows the latest epoch, DVC's VS Code extension draws the curves."""
     live.step = epoch  # epochs count from 1, as the diagnosis and the loss plot count them
-    live.log_metric("train/loss", round(train_loss, LOSS_DIGITS))
-    live.log_metric("val/loss", round(val_loss, LOSS_DIGITS))
+    live.log_metric(LIVE_LOSSES["train"], round(train_loss, LOSS_DIGITS))
+    live.log_metric(LIVE_LOSSES["val"], round(val_loss, LOSS_DIGITS))
     live.next_step()
 
 

@@ -40,6 +40,14 @@ def mlp_recipe(hidden: int | Sequence[int], activation: str = RELU, dropout: flo
     return (*steps, ("linear", len(steps)), ("sigmoid",))
 
 
+def feature_statistics(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each feature's mean and standard deviation over `x` (the training split), in float64; a constant
+    feature's scale is 1."""
+    x = x.astype(np.float64)
+    std = x.std(axis=0)
+    return x.mean(axis=0), np.where(std > 0, std, 1.0)
+
+
 def layout(steps: Recipe, n_features: int, hidden: int | Sequence[int]) -> Layout:
     """The trained tensors' names and shapes, in the module's order, for the MLP of recipe `steps`."""
     linears = [step[1] for step in steps if step[0] == "linear"]

@@ -10,7 +10,7 @@ from safetensors.torch import save as save_tensors
 from torch import nn
 
 from stages.lib.io import write_atomic
-from stages.lib.mlp import layout, load_weights, mlp_recipe
+from stages.lib.mlp import feature_statistics, layout, load_weights, mlp_recipe
 from stages.lib.mlp import predict as predict_arrays
 from stages.lib.names import LEAKY_RELU, RELU, TANH
 from stages.lib.net import Recipe
@@ -41,9 +41,9 @@ class Standardize(nn.Module):
 
     def fit(self, x: np.ndarray) -> None:
         """Take the statistics from `x` (the training split only); constant features keep scale 1."""
-        std = x.astype(np.float64).std(axis=0)
-        self.mean.copy_(torch.from_numpy(x.astype(np.float64).mean(axis=0)))
-        self.std.copy_(torch.from_numpy(np.where(std > 0, std, 1.0)))
+        mean, std = feature_statistics(x)
+        self.mean.copy_(torch.from_numpy(mean))
+        self.std.copy_(torch.from_numpy(std))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return (x - self.mean) / self.std
