@@ -2,6 +2,7 @@
 
 import contextlib
 import functools
+import hashlib
 import io
 import json
 import os
@@ -26,9 +27,9 @@ Result = subprocess.CompletedProcess
 # dvc-task's record of each queue task's process (`dvc exp exec-run`): RUN_RECORDS/<task>/<task>.json
 # holds its pid and, once the worker that started it saw it end, its return code.
 RUN_RECORDS = Path(".dvc/tmp/exps/run")
-# dvc-task's record of each queue worker (`dvc exp queue-worker`): WORKER_RECORDS/dvc-exp-worker-N.json,
-# its pid, and its return code once it has exited.
-WORKER_RECORDS = Path(".dvc/tmp/exps/celery")
+# DVC's queue folder; its workers are `dvc exp queue-worker dvc-exp-<first 6 hex digits of the folder's
+# absolute path's SHA-256>-N@localhost` (dvc/repo/experiments/queue/celery.py).
+QUEUE_FOLDER = Path(".dvc/tmp/exps/celery")
 GRACE_SECONDS = 30  # for a child that got Ctrl-C to stop by itself before it is killed
 # What `dvc repro` prints as it reaches each stage: it runs it, or finds it done.
 RAN = re.compile(r"Running stage '([^']+)':")
@@ -298,15 +299,21 @@ def queue_status() -> tuple[dict[str, Task], int]:
 def live_workers() -> int:
     """How many of this repo's queue workers run, by their processes. Not the "Worker status" of
     `dvc queue status`: celery asks each worker and waits a second for its answer, and a worker busy
-    collecting a finished experiment can miss it; the experiment it was finishing was taken for dead."""
+    collecting a finished experiment can miss it; the experiment it was finishing was taken for dead.
+    Nor dvc-task's records of them: a worker DVC starts again under the same name overwrites one."""
+    prefix = worker_name_prefix()
     count = 0
-    for record in WORKER_RECORDS.glob("dvc-exp-worker-*.json"):
-        try:
-            info = json.loads(record.read_text())
-            count += info.get("returncode") is None and runs_command(int(info["pid"]), "queue-worker")
-        except (OSError, ValueError, KeyError, TypeError):
-            continue  # being written, or not a record
+    for process in psutil.process_iter(["cmdline", "status"]):
+        cmdline = process.info["cmdline"] or []
+        if process.info["status"] != psutil.STATUS_ZOMBIE and "queue-worker" in cmdline:
+            count += any(argument.startswith(prefix) for argument in cmdline)
     return count
+
+
+def worker_name_prefix() -> str:
+    """The start of this repo's queue workers' celery node names, as DVC names them."""
+    folder = os.path.abspath(QUEUE_FOLDER)  # DVC's own: its root is an abspath, never resolved
+    return f"dvc-exp-{hashlib.sha256(folder.encode()).hexdigest()[:6]}-"
 
 
 def start_workers(jobs: int) -> None:
@@ -370,15 +377,10 @@ def running(pid: int) -> bool:
 def process_alive(pid: int) -> bool:
     """Whether `pid` is a live `dvc exp exec-run`: it runs, and it is no other program that took the
     number of a dead one."""
-    return runs_command(pid, "exec-run")
-
-
-def runs_command(pid: int, word: str) -> bool:
-    """Whether process `pid` runs (`running`) and `word` is one of its command line's arguments."""
     if not running(pid):
         return False
     try:
-        return word in psutil.Process(pid).cmdline()
+        return "exec-run" in psutil.Process(pid).cmdline()
     except psutil.AccessDenied:
         return True  # another user's: its command line is not ours to read
     except psutil.Error:

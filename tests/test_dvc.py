@@ -1,5 +1,6 @@
 """journey/dvc.py: how a dead queue run is told from a live one, and what counts as a finished experiment."""
 
+import hashlib
 import json
 import os
 import subprocess
@@ -70,23 +71,27 @@ def record(tmp_path: Path, task_id: str, **info) -> None:
     (folder / f"{folder.name}.json").write_text(json.dumps(info))
 
 
+def fake_worker(name: str) -> subprocess.Popen:
+    """A process whose command line reads like DVC's queue worker `name` (celery's node name)."""
+    worker = subprocess.Popen(
+        [sys.executable, "-c", "import time; time.sleep(60)", "exp", "queue-worker", name]
+    )
+    while "queue-worker" not in psutil.Process(worker.pid).cmdline():  # until it has started
+        time.sleep(0.01)
+    return worker
+
+
 @pytest.fixture
 def workers(tmp_path, monkeypatch):
-    """Start n processes that look like queue workers, each with dvc-task's record; returns start(n)."""
+    """start(n): n processes that look like this repo's queue workers (in `tmp_path`); killed after."""
     monkeypatch.chdir(tmp_path)
-    folder, started = tmp_path / ".dvc/tmp/exps/celery", []
-    folder.mkdir(parents=True)
+    started = []
 
-    def start(n: int) -> list[subprocess.Popen]:
-        for num in range(1, n + 1):
-            worker = ["exp", "queue-worker", f"dvc-exp-abc123-{num}@localhost"]
-            started.append(subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)", *worker]))
-            info = {"pid": started[-1].pid, "stdout": "x.out", "returncode": None}
-            (folder / f"dvc-exp-worker-{num}.json").write_text(json.dumps(info))
-        for process in started:
-            while "queue-worker" not in psutil.Process(process.pid).cmdline():  # until it has started
-                time.sleep(0.01)
-        return started
+    def start(n: int, prefix: str | None = None) -> list[subprocess.Popen]:
+        started.extend(
+            fake_worker(f"{prefix or dvc.worker_name_prefix()}{num}@localhost") for num in range(1, n + 1)
+        )
+        return started[-n:] if n else []
 
     yield start
     for process in started:
@@ -94,16 +99,39 @@ def workers(tmp_path, monkeypatch):
         process.wait()
 
 
-def test_live_workers_are_counted_by_their_processes(workers, tmp_path):
-    """A worker killed, or one whose record holds its return code, no longer counts."""
-    first, second = workers(2)
+def test_workers_are_named_as_dvc_names_them(tmp_path, monkeypatch):
+    from dvc.repo import Repo
+
+    monkeypatch.chdir(tmp_path)
+    sh("git", "init", "-q")
+    sh("dvc", "init", "-q")
+    with Repo(".") as repo:
+        folder = repo.experiments.celery_queue.wdir
+    assert dvc.worker_name_prefix() == f"dvc-exp-{hashlib.sha256(folder.encode()).hexdigest()[:6]}-"
+
+
+def test_live_workers_are_this_repos_worker_processes(workers):
+    """A worker killed (a zombie until reaped, then gone) no longer counts, nor another repo's."""
+    first, _ = workers(2)
+    workers(1, prefix="dvc-exp-000000-")
     assert dvc.live_workers() == 2
     first.kill()
+    while psutil.Process(first.pid).status() != psutil.STATUS_ZOMBIE:  # killed, not yet reaped
+        time.sleep(0.01)
+    assert dvc.live_workers() == 1
     first.wait()
     assert dvc.live_workers() == 1
-    record = tmp_path / ".dvc/tmp/exps/celery/dvc-exp-worker-2.json"
-    record.write_text(json.dumps({"pid": second.pid, "returncode": 0}))
-    assert dvc.live_workers() == 0
+
+
+def test_a_worker_started_again_under_its_name_counts_while_either_runs(workers):
+    """`dvc queue start` starts worker N again when celery's answer misses the first, and dvc-task's
+    record of the second then replaces the first's: a count by records fell to 0 when the second
+    exited, while the first still worked."""
+    workers(1)
+    (again,) = workers(1)  # the same node name
+    again.kill()
+    again.wait()
+    assert dvc.live_workers() == 1
 
 
 @pytest.mark.parametrize(
